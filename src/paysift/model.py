@@ -11,6 +11,7 @@ neighbouring blocks. scikit-learn is never imported here.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import io
@@ -35,6 +36,8 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.npz"
 MANIFEST_FILE = "manifest.json"
 DEFAULT_MODEL_DIR = ("models", "default")
+_AT_FDCWD = -100  # renameat2: paths relative to the working directory
+_RENAME_EXCHANGE = 2  # renameat2: swap the two paths atomically
 
 
 def _expected_shapes(n_labels: int, settings: FeatureSettings) -> dict[str, tuple[int, ...]]:
@@ -140,8 +143,9 @@ def _write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
-def save_model(directory: Path, arrays: dict[str, npt.NDArray[Any]], manifest: dict[str, Any]) -> Path:
-    """Write ``model.npz`` and ``manifest.json`` into ``directory`` atomically.
+def save_model(directory: Path, arrays: dict[str, npt.NDArray[Any]], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write ``model.npz`` and ``manifest.json`` into ``directory`` atomically;
+    returns the manifest as written (with format version and weights hash).
 
     Both files are written into a temporary folder beside ``directory`` that is
     renamed into place, so an interrupted run leaves the previous model whole.
@@ -156,17 +160,31 @@ def save_model(directory: Path, arrays: dict[str, npt.NDArray[Any]], manifest: d
         text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
         (staging / MANIFEST_FILE).write_text(text, encoding="utf-8")
         os.chmod(staging, 0o755)
-        retired = None
         if directory.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
-            os.replace(directory, retired / directory.name)
+            _swap_into_place(staging, directory)
+        else:
+            os.replace(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # after a swap, this holds the old model
+    return manifest
+
+
+def _swap_into_place(staging: Path, directory: Path) -> None:
+    """Exchange two folders in one step, so ``directory`` always holds a whole model.
+
+    Linux's renameat2(RENAME_EXCHANGE) does it atomically; elsewhere the old
+    folder is moved aside first, which leaves a moment with no model at all.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        exchanged = libc.renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(directory), _RENAME_EXCHANGE) == 0
+    except (AttributeError, OSError):
+        exchanged = False
+    if not exchanged:
+        aside = staging.with_name(staging.name + ".old")
+        os.replace(directory, aside)
         os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
-    return directory
+        os.replace(aside, staging)
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

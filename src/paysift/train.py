@@ -339,7 +339,7 @@ def train(
             "report": report,
         },
     }
-    save_model(Path(out), arrays, manifest)
+    manifest = save_model(Path(out), arrays, manifest)
     progress(f"wrote {out}")
     return manifest
 

@@ -20,35 +20,45 @@ SHARED = 0.5  # share of a block's 3-grams another block must hold to be its nea
 _WORD = re.compile(r"\w+")
 
 
-def _shingles(text: str) -> frozenset[tuple[str, ...]]:
+def _shingles(text: str, min_words: int = MIN_WORDS) -> frozenset[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
-    if len(words) < MIN_WORDS:
+    if len(words) < min_words:
         return frozenset()
     return frozenset(zip(words, words[1:], words[2:]))
 
 
-def near_duplicates(pages: Sequence[Page]) -> list[tuple[str, str, str, str]]:
-    """``(label, publisher, text, other publisher)`` of every near-duplicate block."""
-    blocks = [
-        (line.label or "", page.publisher, page.text[line.start : line.end])
-        for page in pages
-        for line in page.lines
-    ]
-    shingles = [_shingles(text) for _, _, text in blocks]
+def _blocks(pages: Sequence[Page]) -> list[tuple[str, str, str]]:
+    return [(line.label or "", page.publisher, page.text[line.start : line.end]) for page in pages for line in page.lines]
+
+
+def near_duplicates(
+    pages: Sequence[Page], reference: Sequence[Page] | None = None, min_words: int = MIN_WORDS
+) -> list[tuple[str, str, str, str]]:
+    """``(label, publisher, text, matched text)`` of every block of ``pages`` with at
+    least ``min_words`` words that near-duplicates a block of another publisher of
+    ``pages`` or, when ``reference`` is given, any block of ``reference``."""
+    blocks = _blocks(pages)
+    targets = _blocks(reference) if reference is not None else blocks
+    shingles = [_shingles(text, min_words) for _, _, text in blocks]
+    target_shingles = [_shingles(text, min_words) for _, _, text in targets] if reference is not None else shingles
     postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for index, grams in enumerate(shingles):
+    for index, grams in enumerate(target_shingles):
         for gram in grams:
             postings[gram].append(index)
     found = []
     for index, grams in enumerate(shingles):
         if not grams:
             continue
-        publisher = blocks[index][1]
-        shared = Counter(other for gram in grams for other in postings[gram] if blocks[other][1] != publisher)
+        label, publisher, text = blocks[index]
+        shared = Counter(
+            other
+            for gram in grams
+            for other in postings[gram]
+            if reference is not None or targets[other][1] != publisher
+        )
         match = next((other for other, count in shared.most_common(1) if count > SHARED * len(grams)), None)
         if match is not None:
-            label, _, text = blocks[index]
-            found.append((label, publisher, text, blocks[match][1]))
+            found.append((label, publisher, text, targets[match][2]))
     return found
 
 
@@ -61,7 +71,7 @@ def near_duplicate_shares(pages: Sequence[Page]) -> dict[str, dict[str, float | 
         for line in page.lines
         if _shingles(page.text[line.start : line.end])
     )
-    duplicated = Counter(label for label, _, _, _ in near_duplicates(pages))
+    duplicated = Counter(label for label, *_ in near_duplicates(pages))
     return {
         label: {"blocks": counted[label], "near_duplicates": duplicated[label],
                 "share": round(duplicated[label] / counted[label], 4)}

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import EXAMPLE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paysift import Block, ItemError, classify, classify_many, clean, default_model
+
+LABELS = set(default_model().labels)
+
+
+def test_obvious_paragraphs_get_their_label():
+    text = (
+        "The council approved the new budget on Tuesday after a four-hour debate.\n"
+        "Subscribe to continue reading.\n"
+        "$4.99 per month, cancel anytime\n"
+        "© 2026 Example Media. All rights reserved.\n"
+    )
+
+    assert [block.label for block in classify(text)] == ["article", "paywall", "pricing", "disclaimer"]
+
+
+def test_blocks_are_frozen_and_carry_all_scores():
+    (block,) = classify("Already a subscriber? Sign in to keep reading.")
+
+    assert isinstance(block, Block)
+    assert set(block.scores) == LABELS
+    assert block.score == max(block.scores.values())
+    assert block.scores[block.label] == block.score
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        block.label = "article"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("value", "kind"), [(None, "NoneType"), (b"bytes", "bytes"), (42, "int"), (["a"], "list")])
+def test_non_strings_are_refused_with_a_type_error_naming_str(value, kind):
+    with pytest.raises(TypeError, match=rf"must be str, got {kind}"):
+        classify(value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be str"):
+        clean(value)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_string_gets_one_label_per_block_with_exact_offsets(text):
+    blocks = classify(text)
+
+    previous_end = -1
+    for block in blocks:
+        assert text[block.start : block.end] == block.text
+        assert previous_end < block.start < block.end
+        assert block.label in LABELS
+        assert 0.0 <= block.score <= 1.0
+        assert sum(block.scores.values()) == pytest.approx(1.0)
+        previous_end = block.end
+    covered = {i for block in blocks for i in range(block.start, block.end)}
+    assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["Subscribe now.", "₹900", "The mayor said no.", "  ", "© 2026"]), max_size=12))
+def test_classification_is_deterministic(lines):
+    text = "\n".join(lines)
+
+    assert classify(text) == classify(text)
+
+
+def test_clean_keeps_only_the_story_of_the_example_page():
+    text = EXAMPLE.read_text(encoding="utf-8")
+
+    cleaned = clean(text).splitlines()
+
+    assert cleaned[0] == "Ferry operator fined over cancelled winter sailings"
+    assert cleaned[-1].startswith("The fine will be paid into a fund")
+    assert len(cleaned) == 8
+    assert not any(re.search(r"Subscribe|cookies|£7\.99|All rights reserved", line) for line in cleaned)
+
+
+def test_the_seed_example_comes_out_right_line_by_line(shared_dir):
+    """The seed page labeled as ../shared/LABELING.md says: 20 story lines, the
+    disclaimer, 4 paywall lines, the 13 lines of the price card (three plans of
+    four lines, then the renewal term), then the benefit list (paywall)."""
+    text = (shared_dir / "seed-example.txt").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    expected = ["article"] * 20 + ["disclaimer"] + ["paywall"] * 4 + ["pricing"] * 13
+    expected += ["paywall"] * (len(lines) - len(expected))
+
+    predicted = [block.label for block in classify(text)]
+
+    assert len(predicted) == len(lines)
+    wrong = [(number, want, got) for number, (want, got) in enumerate(zip(expected, predicted)) if want != got]
+    assert wrong == []
+
+
+def test_classify_many_keeps_order_and_matches_classify():
+    pages = [f"Story number {i} says the mayor resigned.\nSubscribe to keep reading." for i in range(150)]
+
+    results = list(classify_many(pages))
+    parallel = list(classify_many(pages, n_jobs=2))
+
+    assert results == [classify(page) for page in pages]
+    assert parallel == results
+
+
+def test_classify_many_reads_the_stream_lazily():
+    consumed = []
+
+    def pages():
+        for i in range(10_000):
+            consumed.append(i)
+            yield f"Page {i}"
+
+    stream = classify_many(pages())
+    next(stream)
+
+    assert len(consumed) == 1
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_bad_item_raises_naming_its_position(n_jobs):
+    results = []
+    with pytest.raises(TypeError, match="item 2 of the stream must be str, got bytes"):
+        for result in classify_many(["one", "two", b"three", "four"], n_jobs=n_jobs):
+            results.append(result)
+
+    if n_jobs == 1:
+        assert len(results) == 2  # what was yielded before the bad item is kept
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_errors_skip_yields_a_marker_and_carries_on(n_jobs):
+    results = list(classify_many(["one", None, "three"], n_jobs=n_jobs, errors="skip"))  # type: ignore[list-item]
+
+    assert isinstance(results[1], ItemError) and results[1].index == 1
+    assert "must be str, got NoneType" in results[1].message
+    assert [b.text for b in results[2]] == ["three"]  # type: ignore[union-attr]
+
+
+def test_importing_paysift_and_classifying_never_imports_scikit_learn():
+    code = "import sys, paysift; paysift.classify('Subscribe now'); print('sklearn' in sys.modules, 'scipy' in sys.modules)"
+
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert output.strip() == "False False"
