@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paysift import Block, ItemError, classify, classify_many, clean, default_model
+from paysift.api import BATCH_PAGES
 
 LABELS = set(default_model().labels)
 
@@ -97,14 +98,24 @@ def test_the_seed_example_comes_out_right_line_by_line(shared_dir):
     assert wrong == []
 
 
+def _same(one: list[Block], other: list[Block]) -> bool:
+    """Same blocks and labels; scores equal up to float rounding (batches go through
+    BLAS in other shapes, which may round the last bit differently)."""
+    return [(b.text, b.label, b.start, b.end) for b in one] == [(b.text, b.label, b.start, b.end) for b in other] and all(
+        b.score == pytest.approx(c.score, abs=1e-9) for b, c in zip(one, other)
+    )
+
+
 def test_classify_many_keeps_order_and_matches_classify():
-    pages = [f"Story number {i} says the mayor resigned.\nSubscribe to keep reading." for i in range(150)]
+    pages = [f"Story number {i} says the mayor of Brill resigned on Monday.\nSubscribe to keep reading." for i in range(150)]
+    pages[7] = "A page of its own.\n\n\nWith three blocks\r\nand odd breaks"
 
     results = list(classify_many(pages))
     parallel = list(classify_many(pages, n_jobs=2))
 
-    assert results == [classify(page) for page in pages]
-    assert parallel == results
+    assert all(_same(result, classify(page)) for result, page in zip(results, pages))
+    assert all(_same(one, other) for one, other in zip(parallel, results))
+    assert len(results) == len(parallel) == 150
 
 
 def test_classify_many_reads_the_stream_lazily():
@@ -118,7 +129,7 @@ def test_classify_many_reads_the_stream_lazily():
     stream = classify_many(pages())
     next(stream)
 
-    assert len(consumed) == 1
+    assert len(consumed) <= BATCH_PAGES
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

@@ -34,10 +34,10 @@ def test_classify_table_is_readable(capsys):
 
 
 def test_clean_reads_standard_input():
-    result = run("clean", stdin="The mayor resigned on Monday.\nSubscribe to keep reading.\n".encode())
+    result = run("clean", stdin="The mayor of Brill resigned on Monday after a row over the budget.\nSubscribe to keep reading.\n".encode())
 
     assert result.returncode == 0
-    assert result.stdout.decode() == "The mayor resigned on Monday.\n"
+    assert result.stdout.decode() == "The mayor of Brill resigned on Monday after a row over the budget.\n"
 
 
 def test_missing_file_is_a_one_line_error_without_traceback():

@@ -118,6 +118,8 @@ def _parse_page(path: Path, raw: bytes, problems: list[str]) -> Page | None:
         newline = "\n"
     while body and body[-1][1] is None:
         body.pop()  # blank lines at the end of the file are not part of the page
+    while body and body[0][1] is None:
+        body.pop(0)  # nor are those between the header and the first block
     if not any(label for _, label, _, _ in body):
         problems.append(f"{path}:1: page has no labeled block")
         return None

@@ -29,7 +29,9 @@ from .segment import LINE_BREAKS
 MAX_BLOCK_CHARS = 20_000
 # Blocks are featurised in runs spanning at most this many characters of the
 # page, so memory stays bounded however large the page is.
-CHUNK_CHARS = 1 << 17
+# (2**15: the arrays of a run stay in the CPU caches with the weights; 2**17 was 15%
+# slower on a 5 MB page)
+CHUNK_CHARS = 1 << 15
 
 _P = np.uint64(0x100000001B3)  # odd multiplier of the rolling polynomial hash
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing constant, odd
@@ -63,9 +65,12 @@ LOG_TOKENS_CAP = np.log1p(1000.0)
 class FeatureSettings:
     """How text becomes features; stored in every model's manifest."""
 
+    # chosen by leave-publisher-out cross-validation (see the ablation of
+    # benchmarks/accuracy.py): 4-grams alone scored as well as 3+4+5-grams and
+    # word bigrams added nothing, and each costs time on every page
     hash_bits: int = 18
-    char_ngrams: tuple[int, ...] = (3, 4, 5)
-    word_ngrams: tuple[int, ...] = (1, 2)
+    char_ngrams: tuple[int, ...] = (4,)
+    word_ngrams: tuple[int, ...] = (1,)
 
     @property
     def n_hashed(self) -> int:
@@ -83,8 +88,8 @@ class FeatureSettings:
             raise ValueError(f"hash_bits must be an integer from 8 to 26, got {bits!r}")
         if not isinstance(chars, list) or not all(isinstance(n, int) and 1 <= n <= 8 for n in chars):
             raise ValueError(f"char_ngrams must be a list of sizes from 1 to 8, got {chars!r}")
-        if not isinstance(words, list) or not set(words) <= {1, 2}:
-            raise ValueError(f"word_ngrams must be a subset of [1, 2], got {words!r}")
+        if not isinstance(words, list) or not set(words) <= {1, 2} or not (chars or words):
+            raise ValueError(f"word_ngrams must be a subset of [1, 2] (and some n-grams used), got {words!r}")
         return cls(bits, tuple(chars), tuple(words))
 
 
@@ -98,7 +103,7 @@ class HashedGroup:
     Every item of block ``b`` has the value ``scale[b]`` (an L2-style normalisation).
     """
 
-    index: npt.NDArray[np.intp]
+    index: npt.NDArray[np.int64]
     segments: npt.NDArray[np.intp]
     scale: npt.NDArray[np.float64]
 
@@ -113,7 +118,7 @@ class PageChunk:
 
 
 @functools.cache
-def _tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
+def _tables() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint8]]:
     """Fold map and class bits of every code point of the Basic Multilingual Plane."""
     # str methods mapped over one string of all code points run in C: ~25 ms
     # once, against ~150 ms for a Python loop asking each character in turn
@@ -141,7 +146,7 @@ def _tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
     fold[digit] = ord("0")
     fold[space] = ord(" ")
     fold[[ord(char) for char in LINE_BREAKS]] = ord("\n")
-    return fold, bits
+    return fold.astype(np.uint64), bits
 
 
 def _codes(text: str) -> npt.NDArray[np.uint32]:
@@ -149,12 +154,14 @@ def _codes(text: str) -> npt.NDArray[np.uint32]:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-def _mix(values: npt.NDArray[np.uint64], salt: int, bits: int) -> npt.NDArray[np.intp]:
-    """Map 64-bit hashes to ``bits``-bit buckets, a different function per ``salt``."""
-    mixed = (values ^ np.uint64(salt * _GOLDEN & 0xFFFFFFFFFFFFFFFF)) * np.uint64(_GOLDEN)
-    mixed ^= mixed >> np.uint64(29)
-    mixed *= np.uint64(0xBF58476D1CE4E5B9)
-    return (mixed >> np.uint64(64 - bits)).astype(np.intp)
+def _mix(values: npt.NDArray[np.uint64], salt: int, bits: int) -> npt.NDArray[np.uint64]:
+    """Map 64-bit hashes to ``bits``-bit buckets, a different function per ``salt``.
+
+    Multiply-shift hashing: the top bits of the product with an odd constant.
+    """
+    multiplier = np.uint64((_GOLDEN * (2 * salt + 1)) & 0xFFFFFFFFFFFFFFFF)
+    # below 2**bits, so the int64 view is the same number: an index numpy takes without a copy
+    return ((values * multiplier) >> np.uint64(64 - bits)).view(np.int64)
 
 
 def _char_group(
@@ -167,7 +174,7 @@ def _char_group(
     size = len(folded)
     empty = settings.n_hashed
     sizes = settings.char_ngrams
-    index = np.full((len(sizes), size), empty, dtype=np.intp)
+    index = np.full((len(sizes), size), empty, dtype=np.int64)
     rolling = folded
     valid = inside  # valid[i]: the n characters from i all lie inside one block
     for n in range(1, min(max(sizes), size) + 1):
@@ -177,9 +184,21 @@ def _char_group(
             rolling = rolling[:-1] * _P + folded[n - 1 :]
             valid = valid[:-1] & inside[n - 1 :]
         if n in sizes:
-            index[sizes.index(n), : size - n + 1] = np.where(valid, _mix(rolling, n, settings.hash_bits), empty)
+            np.putmask(index[sizes.index(n), : size - n + 1], valid, _mix(rolling, n, settings.hash_bits))
     counts = sum(np.maximum(lengths - n + 1, 0) for n in sizes)
     return HashedGroup(index, starts, 1.0 / np.sqrt(np.maximum(counts, 1)))
+
+
+@functools.cache
+def _powers() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """P**i and P**-i modulo 2**64 for every position of a chunk."""
+    size = max(CHUNK_CHARS, MAX_BLOCK_CHARS) + 1
+    inverse = pow(int(_P), -1, 1 << 64)  # P is odd, so it has an inverse modulo 2**64
+    up = np.full(size, _P, dtype=np.uint64)
+    up[0] = 1
+    down = np.full(size, np.uint64(inverse), dtype=np.uint64)
+    down[0] = 1
+    return np.cumprod(up, dtype=np.uint64), np.cumprod(down, dtype=np.uint64)
 
 
 def _word_group(
@@ -188,25 +207,22 @@ def _word_group(
     starts: npt.NDArray[np.intp],
     settings: FeatureSettings,
 ) -> tuple[HashedGroup, npt.NDArray[np.intp]]:
-    """Word unigrams and bigrams of the blocks; also returns tokens per block."""
-    empty = settings.n_hashed
-    before = np.concatenate(([False], word[:-1]))
-    after = np.concatenate((word[1:], [False]))
-    token_starts = np.flatnonzero(word & ~before)
-    token_ends = np.flatnonzero(word & ~after) + 1
-    # A token's hash is the wrapping sum of its characters, each mixed with its
-    # offset in the token: a cumulative sum gives every token's hash at once.
-    positions = np.arange(len(folded))
-    first = np.maximum.accumulate(np.where(word & ~before, positions, 0))
-    terms = (folded + np.uint64(1)) * np.uint64(_GOLDEN)
-    terms ^= (positions - first).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
-    terms *= word
-    total = np.concatenate(([np.uint64(0)], np.cumsum(terms, dtype=np.uint64)))
-    token_hash = total[token_ends] - total[token_starts]
+    """Word unigrams (and bigrams, if set) of the blocks; also returns tokens per block."""
+    size = len(folded)
+    padded = np.zeros(size + 2, dtype=np.int8)
+    padded[1:-1] = word
+    edges = np.flatnonzero(np.diff(padded))  # a token starts at every other change, ends at the next
+    token_starts, token_ends = edges[0::2], edges[1::2]
+    # Polynomial hash of every token at once: prefix sums of c[j] * P**j, then
+    # (H[end] - H[start]) * P**-start is the same for a token wherever it stands.
+    up, down = _powers()
+    total = np.zeros(size + 1, dtype=np.uint64)
+    np.cumsum(folded * word * up[:size], dtype=np.uint64, out=total[1:])
+    token_hash = (total[token_ends] - total[token_starts]) * down[token_starts]
     block_tokens = np.searchsorted(token_starts, starts)
     n_tokens = np.diff(np.append(block_tokens, len(token_starts)))
     kinds = settings.word_ngrams
-    index = np.full((len(kinds), len(token_hash)), empty, dtype=np.intp)
+    index = np.full((len(kinds), len(token_hash)), settings.n_hashed, dtype=np.int64)
     count = np.zeros(len(starts), dtype=np.int64)
     if 1 in kinds:
         index[kinds.index(1)] = _mix(token_hash, 101, settings.hash_bits)
@@ -215,9 +231,19 @@ def _word_group(
         token_block = np.searchsorted(starts, token_starts, side="right") - 1
         same_block = token_block[:-1] == token_block[1:]
         pairs = token_hash[:-1] * np.uint64(0x94D049BB133111EB) + token_hash[1:]
-        index[kinds.index(2), :-1] = np.where(same_block, _mix(pairs, 102, settings.hash_bits), empty)
+        np.putmask(index[kinds.index(2), :-1], same_block, _mix(pairs, 102, settings.hash_bits))
         count += np.maximum(n_tokens - 1, 0)
     return HashedGroup(index, block_tokens, 1.0 / np.sqrt(np.maximum(count, 1))), n_tokens
+
+
+# Per character, the class bits that shape features count, each in a 16-bit lane
+# of one integer: a single sum per block counts all of them at once. Blocks are at
+# most MAX_BLOCK_CHARS < 2**16 characters, so a lane never overflows into the next.
+_COUNTED = (_LETTER, _UPPER, _DIGIT, _CURRENCY)
+_LANES = np.array(
+    [sum(1 << (16 * lane) for lane, flag in enumerate(_COUNTED) if byte & flag) for byte in range(256)],
+    dtype=np.uint64,
+)
 
 
 def _shape(
@@ -227,23 +253,21 @@ def _shape(
     true_lengths: npt.NDArray[np.intp],
     n_tokens: npt.NDArray[np.intp],
 ) -> npt.NDArray[np.float64]:
-    def per_block(flag: int) -> npt.NDArray[np.float64]:
-        # segments never empty: each block has a character; gaps hold only spaces
-        return np.add.reduceat((bits & flag) > 0, starts, dtype=np.float64)
-
+    # segments are never empty, and the spaces between blocks carry none of the bits
+    packed = np.add.reduceat(_LANES.take(bits), starts)
+    # the lanes of a little-endian uint64 are its four uint16s, in order
+    letters, upper, digits, currency = packed.astype("<u8").view("<u2").reshape(-1, 4).T.astype(np.float64)
     length = lengths.astype(np.float64)
-    letters = per_block(_LETTER)
-    currency = per_block(_CURRENCY)
     first = bits[starts]
     last = bits[starts + lengths - 1]
     return np.column_stack(
         (
             np.minimum(np.log1p(true_lengths), LOG_LENGTH_CAP),
             np.minimum(np.log1p(n_tokens), LOG_TOKENS_CAP),
-            per_block(_DIGIT) / length,
+            digits / length,
             currency / length,
             currency > 0,
-            per_block(_UPPER) / np.maximum(letters, 1.0),
+            upper / np.maximum(letters, 1.0),
             letters / length,
             (last & _TERMINAL) > 0,
             (first & _UPPER) > 0,
@@ -253,13 +277,17 @@ def _shape(
     ).astype(np.float64)
 
 
-def _chunks(starts: Sequence[int], ends: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """Yield ``(first, stop)`` block ranges whose text spans at most CHUNK_CHARS."""
+def _chunks(starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
+    """``(first, stop)`` block ranges whose text spans at most CHUNK_CHARS."""
+    if ends[-1] - starts[0] <= CHUNK_CHARS:
+        return [(0, len(starts))]  # the common case: a page of ordinary size
+    chunks = []
     first = 0
     for block in range(1, len(starts) + 1):
-        if block == len(starts) or min(ends[block], starts[block] + MAX_BLOCK_CHARS) - starts[first] > CHUNK_CHARS:
-            yield first, block
+        if block == len(starts) or ends[block] - starts[first] > CHUNK_CHARS:
+            chunks.append((first, block))
             first = block
+    return chunks
 
 
 def page_features(text: str, spans: Sequence[tuple[int, int]], settings: FeatureSettings) -> Iterator[PageChunk]:
@@ -267,28 +295,30 @@ def page_features(text: str, spans: Sequence[tuple[int, int]], settings: Feature
     if not spans:
         return
     fold, bits_table = _tables()
-    starts_all = [start for start, _ in spans]
-    ends_all = [end for _, end in spans]
-    for first, stop in _chunks(starts_all, ends_all):
-        offset = starts_all[first]
-        starts = np.array(starts_all[first:stop], dtype=np.intp)
-        true_ends = np.array(ends_all[first:stop], dtype=np.intp)
-        ends = np.minimum(true_ends, starts + MAX_BLOCK_CHARS)
-        codes = _codes(text[offset : int(ends[-1])])
-        starts -= offset
-        ends -= offset
-        small = np.minimum(codes, 0xFFFF)
-        folded = np.where(codes > 0xFFFF, codes, fold[small]).astype(np.uint64)
-        bits = np.where(codes > 0xFFFF, 0, bits_table[small]).astype(np.uint8)
+    bounds = np.array(spans, dtype=np.intp).reshape(-1, 2)
+    all_starts, all_true_ends = bounds[:, 0], bounds[:, 1]
+    all_ends = np.minimum(all_true_ends, all_starts + MAX_BLOCK_CHARS)
+    for first, stop in _chunks(all_starts, all_ends):
+        offset = int(all_starts[first])
+        codes = _codes(text[offset : int(all_ends[stop - 1])])
+        starts = all_starts[first:stop] - offset
+        ends = all_ends[first:stop] - offset
+        if codes.max() > 0xFFFF:  # beyond the tables: emoji, rare scripts
+            folded = np.where(codes > 0xFFFF, codes, fold.take(np.minimum(codes, 0xFFFF)).astype(np.uint32))
+            folded = folded.astype(np.uint64)
+            bits = np.where(codes > 0xFFFF, 0, bits_table.take(np.minimum(codes, 0xFFFF))).astype(np.uint8)
+        else:
+            folded, bits = fold.take(codes), bits_table.take(codes)
         edges = np.zeros(len(codes) + 1, dtype=np.int8)
         edges[starts] = 1
         edges[ends] = -1  # never a start: blocks are apart by at least a line break
-        inside = np.cumsum(edges[:-1], dtype=np.int8) > 0
+        inside = np.cumsum(edges[:-1], dtype=np.int8).view(np.bool_)
         lengths = ends - starts
-        chars = _char_group(folded, inside, starts, lengths, settings)
         words, n_tokens = _word_group(folded, ((bits & _WORD) > 0) & inside, starts, settings)
-        shape = _shape(bits, starts, lengths, true_ends - (starts + offset), n_tokens)
-        yield PageChunk(first, (chars, words), shape)
+        groups = (_char_group(folded, inside, starts, lengths, settings),) if settings.char_ngrams else ()
+        groups += (words,) if settings.word_ngrams else ()
+        shape = _shape(bits, starts, lengths, all_true_ends[first:stop] - all_starts[first:stop], n_tokens)
+        yield PageChunk(first, groups, shape)
 
 
 # neighbours whose first-pass probabilities the second pass sees, as block offsets
@@ -296,33 +326,50 @@ CONTEXT_OFFSETS = (-2, -1, 1, 2)
 CONTEXT_WINDOW = 3  # blocks on each side averaged into the "surroundings" features
 
 
-def context_features(probs: npt.NDArray[np.float64], shape: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Second-pass features of each block of one page: its own first-pass
-    probabilities and those of its neighbours, because "₹900" or "3 Months" alone
-    is ambiguous and the price card around it is not."""
+def context_features(
+    probs: npt.NDArray[np.float64],
+    shape: npt.NDArray[np.float64],
+    page_first: npt.NDArray[np.intp] | None = None,
+    page_stop: npt.NDArray[np.intp] | None = None,
+) -> npt.NDArray[np.float64]:
+    """Second-pass features of each block: its own first-pass probabilities and
+    those of its neighbours, because "₹900" or "3 Months" alone is ambiguous and
+    the price card around it is not.
+
+    Blocks of several pages may come together: ``page_first[i]`` and
+    ``page_stop[i]`` bound the blocks of block ``i``'s page (default: one page).
+    """
     n, n_labels = probs.shape
-    columns = [np.log(np.clip(probs, 1e-6, 1.0))]
-    for offset in CONTEXT_OFFSETS:
-        shifted = np.zeros_like(probs)
-        if offset < 0 and n > -offset:
-            shifted[-offset:] = probs[:offset]
-        elif offset > 0 and n > offset:
-            shifted[:-offset] = probs[offset:]
-        columns.append(shifted)
     index = np.arange(n)
+    first = np.zeros(n, dtype=np.intp) if page_first is None else page_first
+    stop = np.full(n, n, dtype=np.intp) if page_stop is None else page_stop
+    # row n of the padded arrays is the zero "no neighbour" row
+    padded_probs = np.vstack((probs, np.zeros((1, n_labels))))
+    log_length = np.append(shape[:, SHAPE_FEATURES.index("log_length")], 0.0)
+    others = index[:, None] + np.array(CONTEXT_OFFSETS)
+    others = np.where((others >= first[:, None]) & (others < stop[:, None]), others, n)
+    neighbours = padded_probs[others].reshape(n, len(CONTEXT_OFFSETS) * n_labels)
+    adjacent = [CONTEXT_OFFSETS.index(-1), CONTEXT_OFFSETS.index(1)]
+    columns = [np.log(np.maximum(probs, 1e-6)), neighbours]
     total = np.concatenate((np.zeros((1, n_labels)), np.cumsum(probs, axis=0)))
-    low = np.maximum(index - CONTEXT_WINDOW, 0)
-    high = np.minimum(index + CONTEXT_WINDOW + 1, n)
-    around = total[high] - total[low] - probs
-    columns.append(around / np.maximum(high - low - 1, 1)[:, None])
-    log_length = shape[:, SHAPE_FEATURES.index("log_length")]
-    previous = np.concatenate(([0.0], log_length[:-1]))
-    following = np.concatenate((log_length[1:], [0.0]))
+
+    def mean_over(low: npt.NDArray[np.intp], high: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        return (total[high] - total[low]) / np.maximum(high - low, 1)[:, None]
+
+    low = np.maximum(index - CONTEXT_WINDOW, first)
+    high = np.minimum(index + CONTEXT_WINDOW + 1, stop)
+    # the blocks around, those just before and just after, and all before and all
+    # after in the page: where the story ends and the boilerplate begins
+    columns.append((total[high] - total[low] - probs) / np.maximum(high - low - 1, 1)[:, None])
+    columns.append(mean_over(low, index))
+    columns.append(mean_over(index + 1, high))
+    columns.append(mean_over(first, index))
+    columns.append(mean_over(index + 1, stop))
     columns.append(shape)
-    columns.append(np.column_stack((previous, following)))
+    columns.append(log_length[others[:, adjacent]])
     return np.hstack(columns)
 
 
 def n_context_features(n_labels: int) -> int:
     """Number of columns ``context_features`` gives for a model of ``n_labels`` labels."""
-    return n_labels * (len(CONTEXT_OFFSETS) + 2) + len(SHAPE_FEATURES) + 2
+    return n_labels * (len(CONTEXT_OFFSETS) + 6) + len(SHAPE_FEATURES) + 2

@@ -61,16 +61,16 @@ def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _segment_sums(weights: npt.NDArray[np.float32], group: HashedGroup) -> npt.NDArray[np.float64]:
+def _segment_sums(weights: npt.NDArray[np.float64], group: HashedGroup) -> npt.NDArray[np.float64]:
     """Sum the weight rows of every block's items, scaled by the block's norm."""
     kinds, items = group.index.shape
     # one spare zero row, so that segment starts equal to `items` stay in range
-    gathered = np.empty((items + 1, weights.shape[1]), dtype=np.float32)
+    gathered = np.empty((items + 1, weights.shape[1]))
     gathered[items] = 0.0
     np.take(weights, group.index[0], axis=0, out=gathered[:items])
     for kind in range(1, kinds):
         gathered[:items] += weights.take(group.index[kind], axis=0)
-    sums = np.add.reduceat(gathered, group.segments, axis=0, dtype=np.float64)
+    sums = np.add.reduceat(gathered, group.segments, axis=0)
     stops = np.append(group.segments[1:], items)
     sums[stops == group.segments] = 0.0  # reduceat gives a row, not zero, for an empty segment
     return sums * group.scale[:, None]
@@ -88,9 +88,10 @@ class LinearModel:
 
     def __post_init__(self) -> None:
         arrays = self.arrays
-        # one extra, always-zero row: the bucket of "no item here"
-        hashed = arrays["hashed"].astype(np.float32)
-        object.__setattr__(self, "_hashed", np.vstack((hashed, np.zeros((1, hashed.shape[1]), np.float32))))
+        # one extra, always-zero row: the bucket of "no item here"; float64 in memory
+        # (float32 on disk) so that sums need no conversion on every page
+        hashed = arrays["hashed"].astype(np.float64)
+        object.__setattr__(self, "_hashed", np.vstack((hashed, np.zeros((1, hashed.shape[1])))))
         # standardising x then multiplying by W is x @ (W / scale) - (mean / scale) @ W:
         # folded into the weights once here instead of on every page
         for prefix, intercept in (("shape", "intercept"), ("context", "context_intercept")):
@@ -111,25 +112,43 @@ class LinearModel:
         n_labels = len(self.labels)
         logits = np.empty((len(spans), n_labels))
         shape = np.empty((len(spans), len(SHAPE_FEATURES)))
-        hashed: npt.NDArray[np.float32] = self._hashed  # type: ignore[attr-defined]
+        hashed: npt.NDArray[np.float64] = self._hashed  # type: ignore[attr-defined]
         shape_weights, intercept = self._shape  # type: ignore[attr-defined]
         for chunk in page_features(text, spans, self.settings):
             rows = slice(chunk.first_block, chunk.first_block + len(chunk.shape))
-            logits[rows] = sum(_segment_sums(hashed, group) for group in chunk.groups) + chunk.shape @ shape_weights
+            logits[rows] = chunk.shape @ shape_weights
+            for group in chunk.groups:
+                logits[rows] += _segment_sums(hashed, group)
             shape[rows] = chunk.shape
         return logits + intercept, shape
 
-    def second_pass(self, first_probs: npt.NDArray[np.float64], shape: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def second_pass(
+        self,
+        first_probs: npt.NDArray[np.float64],
+        shape: npt.NDArray[np.float64],
+        page_first: npt.NDArray[np.intp] | None = None,
+        page_stop: npt.NDArray[np.intp] | None = None,
+    ) -> npt.NDArray[np.float64]:
         """Final probabilities from first-pass probabilities in page context."""
         weights, intercept = self._context  # type: ignore[attr-defined]
-        return _softmax(context_features(first_probs, shape) @ weights + intercept)
+        return _softmax(context_features(first_probs, shape, page_first, page_stop) @ weights + intercept)
 
-    def predict_proba(self, text: str, spans: Sequence[tuple[int, int]]) -> npt.NDArray[np.float64]:
-        """Probabilities, one row per block of ``spans`` and one column per label."""
+    def predict_proba(
+        self,
+        text: str,
+        spans: Sequence[tuple[int, int]],
+        page_first: npt.NDArray[np.intp] | None = None,
+        page_stop: npt.NDArray[np.intp] | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Probabilities, one row per block of ``spans`` and one column per label.
+
+        ``text`` may hold several pages; ``page_first[i]`` and ``page_stop[i]``
+        then bound the blocks of block ``i``'s page, so context never crosses pages.
+        """
         if not spans:
             return np.zeros((0, len(self.labels)))
         logits, shape = self.first_pass(text, spans)
-        return self.second_pass(_softmax(logits), shape)
+        return self.second_pass(_softmax(logits), shape, page_first, page_stop)
 
 
 def _write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
