@@ -21,7 +21,6 @@ when a floor of benchmarks/floors.json is broken.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,14 +31,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-from baselines import KeywordFilter, SklearnBaseline  # noqa: E402
+import numpy as np
+from baselines import KeywordFilter, SklearnBaseline
+from results import check_floors, write_results
 
-from paysift import classify, default_model  # noqa: E402
-from paysift.corpus import Page, load_any, load_pages  # noqa: E402
-from paysift.evaluate import ARTICLE, ScoredLine, format_report, page_predictions, score  # noqa: E402
-from paysift.features import FeatureSettings  # noqa: E402
-from paysift.train import (  # noqa: E402
+from paysift import classify, default_model
+from paysift.corpus import Page, load_any, load_pages
+from paysift.evaluate import ARTICLE, ScoredLine, format_report, page_predictions, score
+from paysift.features import FeatureSettings
+from paysift.train import (
     C_GRID,
     FOLDS,
     Dataset,
@@ -52,7 +52,6 @@ from paysift.train import (  # noqa: E402
     build_dataset,
     cross_validate,
 )
-from results import check_floors, write_results  # noqa: E402
 
 SUMMARY_KEYS = ("lines", "macro_f1", "article_recall", "boilerplate_recall", "junk_recall", "accuracy")
 
@@ -113,8 +112,8 @@ def ablation(pages: Sequence[Page], labels: Sequence[str], c: float, n_folds: in
         "all features (shipped settings)": FeatureSettings(),
         "no character n-grams": FeatureSettings(char_ngrams=()),
         "no word n-grams": FeatureSettings(word_ngrams=()),
-        "character 3-grams only + words": FeatureSettings(char_ngrams=(3,)),
-        "2^18 hash buckets": FeatureSettings(hash_bits=18),
+        "char 3+4+5-grams, word bigrams": FeatureSettings(char_ngrams=(3, 4, 5), word_ngrams=(1, 2)),
+        "2^16 hash buckets": FeatureSettings(hash_bits=16),
     }
     rows = []
     for name, settings in variants.items():

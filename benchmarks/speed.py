@@ -31,12 +31,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from baselines import SklearnBaseline  # noqa: E402
-from results import check_floors, write_results  # noqa: E402
+from baselines import SklearnBaseline
+from results import check_floors, write_results
 
-from paysift import classify, classify_many, default_model  # noqa: E402
-from paysift.corpus import load_pages  # noqa: E402
-from paysift.model import WEIGHTS_FILE, default_model_dir  # noqa: E402
+from paysift import classify, classify_many, default_model
+from paysift.corpus import load_pages
+from paysift.model import WEIGHTS_FILE, default_model_dir
 
 MB = 1_000_000
 LATENCY_PAGE_BYTES = 5_000
@@ -241,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for size_mb in (0.5, 5) + (() if args.quick else (50,)):
         page = text[: int(size_mb * MB)] if size_mb * MB <= len(text) else (text + "\n") * int(size_mb * MB // len(text) + 1)
         page = page[: int(size_mb * MB)]
-        seconds = best_time(lambda: classify(page), 1 if size_mb >= 50 else rounds)
+        seconds = best_time(lambda page=page: classify(page), 1 if size_mb >= 50 else rounds)
         real_mb = len(page.encode("utf-8")) / MB
         scaling[f"{size_mb:g}MB"] = {"seconds": round(seconds, 3), "seconds_per_mb": round(seconds / real_mb, 4)}
         if size_mb == max(0.5, 5, *(() if args.quick else (50,))):

@@ -158,3 +158,14 @@ def test_importing_paysift_and_classifying_never_imports_scikit_learn():
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert output.strip() == "False False"
+
+
+def test_the_fast_block_maker_builds_the_same_frozen_block():
+    from paysift.types import make_block
+
+    made = make_block("Subscribe", "paywall", 0.9, {"article": 0.1, "paywall": 0.9}, 3, 12)
+
+    assert made == Block("Subscribe", "paywall", 0.9, {"article": 0.1, "paywall": 0.9}, 3, 12)
+    assert repr(made) == repr(Block("Subscribe", "paywall", 0.9, {"article": 0.1, "paywall": 0.9}, 3, 12))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.text = "x"  # type: ignore[misc]

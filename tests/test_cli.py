@@ -34,7 +34,7 @@ def test_classify_table_is_readable(capsys):
 
 
 def test_clean_reads_standard_input():
-    result = run("clean", stdin="The mayor of Brill resigned on Monday after a row over the budget.\nSubscribe to keep reading.\n".encode())
+    result = run("clean", stdin=b"The mayor of Brill resigned on Monday after a row over the budget.\nSubscribe to keep reading.\n")
 
     assert result.returncode == 0
     assert result.stdout.decode() == "The mayor of Brill resigned on Monday after a row over the budget.\n"

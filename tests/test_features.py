@@ -3,8 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import paysift.features as features
-from paysift import default_model
+from paysift import default_model, features
 from paysift.features import (
     FeatureSettings,
     context_features,

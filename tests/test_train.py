@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from paysift import ModelError, classify, load_model  # noqa: E402
-from paysift.corpus import load_pages  # noqa: E402
-from paysift.features import FeatureSettings  # noqa: E402
-from paysift.model import WEIGHTS_FILE, _softmax  # noqa: E402
-from paysift.train import _first_pass_matrix, build_dataset, main, train  # noqa: E402
+from paysift import ModelError, classify, load_model
+from paysift.corpus import load_pages
+from paysift.features import FeatureSettings
+from paysift.model import WEIGHTS_FILE, _softmax
+from paysift.train import _first_pass_matrix, build_dataset, main, train
 
 TOWNS = ["Ashford", "Brill", "Corby", "Dunmore", "Elgin", "Fenwick", "Garston", "Hove"]
 TOPICS = ["bridge repairs", "school meals", "bus routes", "flood defences", "library hours", "parking fees"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from .model import LinearModel, default_model
 from .segment import split_paragraphs
-from .types import Block, ItemError
+from .types import Block, ItemError, make_block
 
 ARTICLE = "article"
 # pages classified in one numpy pass (and sent to a worker as one task): enough
@@ -60,7 +60,7 @@ def _blocks(text: str, prediction: Prediction, labels: Sequence[str]) -> list[Bl
         gc.disable()
     try:
         return [
-            Block(text[start:end], labels[k], row[k], dict(zip(labels, row)), start, end)
+            make_block(text[start:end], labels[k], row[k], dict(zip(labels, row)), start, end)
             for (start, end), k, row in zip(spans.tolist(), probs.argmax(axis=1).tolist(), probs.tolist())
         ]
     finally:
@@ -132,9 +132,27 @@ def classify_many(
     """
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be 1 or more, got {n_jobs!r}")
     skip = errors == "skip"
     labels = (model or default_model()).labels
-    sent: deque[list[tuple[int, object]]] = deque()  # batches whose results are still to come
+    for batch, batch_results in _predicted_batches(texts, model, skip, n_jobs):
+        for (_, text), result in zip(batch, batch_results):
+            if isinstance(result, TypeError):
+                raise result
+            yield result if isinstance(result, ItemError) else _blocks(str(text), result, labels)
+
+
+def _predicted_batches(
+    texts: Iterable[object], model: LinearModel | None, skip: bool, n_jobs: int
+) -> Iterator[tuple[list[tuple[int, object]], list[Prediction | ItemError | TypeError]]]:
+    """Each batch with its predictions, in input order.
+
+    With ``n_jobs > 1`` joblib worker processes predict the batches and send back
+    offsets and probabilities only, which costs far less to pickle than blocks;
+    this process turns them into blocks from its own copy of the text.
+    """
+    sent: deque[list[tuple[int, object]]] = deque()  # batches whose predictions are still to come
 
     def tasks() -> Iterator[list[tuple[int, object]]]:
         for batch in _batches(texts):
@@ -148,13 +166,7 @@ def classify_many(
     else:
         from joblib import Parallel, delayed  # only paid for by parallel callers
 
-        # workers send back offsets and probabilities only; the blocks are built
-        # here from our own copy of the text, which costs less than pickling them
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")
         results = parallel(delayed(_predict_batch)(batch, model, skip) for batch in tasks())
-    for batch_results in results:
-        batch = sent.popleft()
-        for (_, text), result in zip(batch, batch_results):
-            if isinstance(result, TypeError):
-                raise result
-            yield result if isinstance(result, ItemError) else _blocks(str(text), result, labels)
+    for predictions in results:
+        yield sent.popleft(), predictions

@@ -110,16 +110,14 @@ def _cmd_data(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             out.write(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
         else:
-            for key, value in stats.items():
-                out.write(f"{key}: {value}\n")
+            out.writelines(f"{key}: {value}\n" for key, value in stats.items())
         return 0
-    target = open(args.output, "w", encoding="utf-8") if args.output else out
-    try:
-        for row in corpus.export_rows(pages):
-            target.write(json.dumps(row, ensure_ascii=False) + "\n")
-    finally:
-        if target is not out:
-            target.close()
+    rows = (json.dumps(row, ensure_ascii=False) + "\n" for row in corpus.export_rows(pages))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as target:
+            target.writelines(rows)
+    else:
+        out.writelines(rows)
     return 0
 
 
@@ -136,8 +134,8 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from .evaluate import evaluate_pages, format_report
     from .corpus import load_any
+    from .evaluate import evaluate_pages, format_report
     from .model import default_model, load_model
 
     model = load_model(args.model) if args.model else default_model()

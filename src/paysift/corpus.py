@@ -71,8 +71,8 @@ def _parse_page(path: Path, raw: bytes, problems: list[str]) -> Page | None:
     try:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        problems.append(f"{path}:{line}: not valid UTF-8 (byte {exc.start})")
+        line_number = raw[: exc.start].count(b"\n") + 1
+        problems.append(f"{path}:{line_number}: not valid UTF-8 (byte {exc.start})")
         return None
     meta: dict[str, str] = {}
     body: list[tuple[int, str | None, bool, str]] = []  # (file line, label, hard, text)

@@ -45,7 +45,7 @@ def _summary(lines: Sequence[ScoredLine], labels: Sequence[str]) -> dict[str, An
     pairs = Counter((line.gold, line.predicted) for line in scored)
     gold_counts = Counter(line.gold for line in scored)
     predicted_counts = Counter(line.predicted for line in scored)
-    per_class = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for label in labels:
         hits = pairs[(label, label)]
         precision = _ratio(hits, predicted_counts[label])

@@ -106,6 +106,7 @@ class HashedGroup:
     index: npt.NDArray[np.int64]
     segments: npt.NDArray[np.intp]
     scale: npt.NDArray[np.float64]
+    may_be_empty: bool  # a block may have no item (a block of symbols has no word)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ def _char_group(
         if n in sizes:
             np.putmask(index[sizes.index(n), : size - n + 1], valid, _mix(rolling, n, settings.hash_bits))
     counts = sum(np.maximum(lengths - n + 1, 0) for n in sizes)
-    return HashedGroup(index, starts, 1.0 / np.sqrt(np.maximum(counts, 1)))
+    # every position of a block starts an item (an empty bucket past its end)
+    return HashedGroup(index, starts, 1.0 / np.sqrt(np.maximum(counts, 1)), may_be_empty=False)
 
 
 @functools.cache
@@ -233,7 +235,7 @@ def _word_group(
         pairs = token_hash[:-1] * np.uint64(0x94D049BB133111EB) + token_hash[1:]
         np.putmask(index[kinds.index(2), :-1], same_block, _mix(pairs, 102, settings.hash_bits))
         count += np.maximum(n_tokens - 1, 0)
-    return HashedGroup(index, block_tokens, 1.0 / np.sqrt(np.maximum(count, 1))), n_tokens
+    return HashedGroup(index, block_tokens, 1.0 / np.sqrt(np.maximum(count, 1)), may_be_empty=True), n_tokens
 
 
 # Per character, the class bits that shape features count, each in a 16-bit lane
@@ -315,7 +317,9 @@ def page_features(text: str, spans: Sequence[tuple[int, int]], settings: Feature
         inside = np.cumsum(edges[:-1], dtype=np.int8).view(np.bool_)
         lengths = ends - starts
         words, n_tokens = _word_group(folded, ((bits & _WORD) > 0) & inside, starts, settings)
-        groups = (_char_group(folded, inside, starts, lengths, settings),) if settings.char_ngrams else ()
+        groups: tuple[HashedGroup, ...] = ()
+        if settings.char_ngrams:
+            groups += (_char_group(folded, inside, starts, lengths, settings),)
         groups += (words,) if settings.word_ngrams else ()
         shape = _shape(bits, starts, lengths, all_true_ends[first:stop] - all_starts[first:stop], n_tokens)
         yield PageChunk(first, groups, shape)
@@ -350,24 +354,24 @@ def context_features(
     others = np.where((others >= first[:, None]) & (others < stop[:, None]), others, n)
     neighbours = padded_probs[others].reshape(n, len(CONTEXT_OFFSETS) * n_labels)
     adjacent = [CONTEXT_OFFSETS.index(-1), CONTEXT_OFFSETS.index(1)]
-    columns = [np.log(np.maximum(probs, 1e-6)), neighbours]
     total = np.concatenate((np.zeros((1, n_labels)), np.cumsum(probs, axis=0)))
-
-    def mean_over(low: npt.NDArray[np.intp], high: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        return (total[high] - total[low]) / np.maximum(high - low, 1)[:, None]
-
     low = np.maximum(index - CONTEXT_WINDOW, first)
     high = np.minimum(index + CONTEXT_WINDOW + 1, stop)
-    # the blocks around, those just before and just after, and all before and all
-    # after in the page: where the story ends and the boilerplate begins
-    columns.append((total[high] - total[low] - probs) / np.maximum(high - low - 1, 1)[:, None])
-    columns.append(mean_over(low, index))
-    columns.append(mean_over(index + 1, high))
-    columns.append(mean_over(first, index))
-    columns.append(mean_over(index + 1, stop))
+    # mean probabilities over ranges of the page, all at once: the blocks around
+    # (self excluded), those just before, just after, all before and all after:
+    # where the story ends and the boilerplate begins
+    lows = np.stack((low, low, index + 1, first, index + 1))
+    highs = np.stack((high, index, high, index, stop))
+    sums = total[highs] - total[lows]
+    sums[0] -= probs
+    counts = highs - lows
+    counts[0] -= 1
+    means = sums / np.maximum(counts, 1)[:, :, None]
+    columns = [np.log(np.maximum(probs, 1e-6)), neighbours, *means]
     columns.append(shape)
     columns.append(log_length[others[:, adjacent]])
-    return np.hstack(columns)
+    features: npt.NDArray[np.float64] = np.hstack(columns)
+    return features
 
 
 def n_context_features(n_labels: int) -> int:

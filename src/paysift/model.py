@@ -58,7 +58,8 @@ def _expected_shapes(n_labels: int, settings: FeatureSettings) -> dict[str, tupl
 
 def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    probs: npt.NDArray[np.float64] = shifted / shifted.sum(axis=1, keepdims=True)
+    return probs
 
 
 def _segment_sums(weights: npt.NDArray[np.float64], group: HashedGroup) -> npt.NDArray[np.float64]:
@@ -71,8 +72,9 @@ def _segment_sums(weights: npt.NDArray[np.float64], group: HashedGroup) -> npt.N
     for kind in range(1, kinds):
         gathered[:items] += weights.take(group.index[kind], axis=0)
     sums = np.add.reduceat(gathered, group.segments, axis=0)
-    stops = np.append(group.segments[1:], items)
-    sums[stops == group.segments] = 0.0  # reduceat gives a row, not zero, for an empty segment
+    if group.may_be_empty:
+        stops = np.append(group.segments[1:], items)
+        sums[stops == group.segments] = 0.0  # reduceat gives a row, not zero, for an empty segment
     return sums * group.scale[:, None]
 
 

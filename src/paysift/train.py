@@ -43,7 +43,7 @@ C_GRID = (10.0, 30.0)  # first-pass inverse regularisation strengths tried, in t
 CONTEXT_C = 1.0  # second pass: few dense features, little to regularise
 FOLDS = 5
 ARTICLE_RECALL_TARGET = 0.995
-BIAS_GRID = tuple(round(0.02 * step, 2) for step in range(0, 251))  # article logit bias tried, in nats
+BIAS_GRID = tuple(round(0.02 * step, 2) for step in range(251))  # article logit bias tried, in nats
 MAX_ITER = 2000
 TOLERANCE = 1e-4  # of L-BFGS; 1e-5 took twice as long for the same cross-validated scores
 # a label absent from a fold's training data gets this logit: probability ~0
@@ -82,7 +82,15 @@ def build_dataset(pages: Sequence[Page], labels: Sequence[str], settings: Featur
 
     index = {label: k for k, label in enumerate(labels)}
     publisher_ids: dict[str, int] = {}
-    rows, cols, values, shapes, y, groups, bounds, publishers, langs = [], [], [], [], [], [], [0], [], []
+    rows: list[npt.NDArray[np.intp]] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    values: list[npt.NDArray[np.float64]] = []
+    shapes: list[npt.NDArray[np.float64]] = []
+    y: list[int] = []
+    groups: list[int] = []
+    bounds = [0]
+    publishers: list[str] = []
+    langs: list[str] = []
     offset = 0
     for page in pages:
         spans, gold = page.block_labels()
@@ -127,9 +135,10 @@ class LinearFit:
     intercept: npt.NDArray[np.float64]
 
     def log_proba(self, x: Any) -> npt.NDArray[np.float64]:
-        logits = np.asarray(x @ self.coef.T) + self.intercept
+        logits: npt.NDArray[np.float64] = np.asarray(x @ self.coef.T) + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        log_probs: npt.NDArray[np.float64] = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return log_probs
 
 
 def _fit(x: Any, y: npt.NDArray[np.intp], cs: Sequence[float], n_labels: int) -> list[LinearFit]:
@@ -307,7 +316,7 @@ def train(
     out: str | Path,
     *,
     labels: Sequence[str] = DEFAULT_LABELS,
-    settings: FeatureSettings = FeatureSettings(),
+    settings: FeatureSettings | None = None,
     c_grid: Sequence[float] = C_GRID,
     n_folds: int = FOLDS,
     n_jobs: int = 2,
@@ -320,9 +329,10 @@ def train(
     from joblib import Parallel, delayed
     from sklearn import __version__ as sklearn_version
 
+    settings = settings or FeatureSettings()
     progress = Progress(quiet)
     pages = load_pages(directories, labels=labels)
-    present = {line.label for page in pages for line in page.lines}
+    present = {line.label for page in pages for line in page.lines if line.label is not None}
     labels = tuple(label for label in labels if label in present)
     if len(labels) < 2:
         raise PaysiftError(f"training needs at least two labels in the data, found {sorted(present)}")
