@@ -165,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cv_lines.update(baseline_cv(pages, data, folds, labels))
     cv = _summaries(cv_lines, labels)
     print(_table(f"Leave-publisher-out cross-validation ({len(pages)} pages, {len(folds)} folds)", cv))
+    if args.verbose:
+        print(format_report(cv["paysift (as shipped)"], "paysift, cross-validated"))
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "corpus": {"pages": len(pages), "publishers": len({p.publisher for p in pages}), "blocks": len(data.y)},

@@ -77,3 +77,37 @@ def test_help_exits_cleanly(args):
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 0
+
+
+def test_annotate_writes_a_page_that_loads_back_with_the_models_labels(tmp_path, capsys):
+    from paysift import classify
+    from paysift.corpus import load_pages
+
+    out = tmp_path / "new-publisher" / "page.txt"
+    out.parent.mkdir()
+
+    assert main(["annotate", str(EXAMPLE), "--publisher", "Harbour Gazette", "--lang", "en", "-o", str(out)]) == 0
+
+    written = out.read_text(encoding="utf-8")
+    assert sum(line.startswith("# CHECK:") for line in written.splitlines()) == 5
+    (page,) = load_pages([out.parent])
+    spans, labels = page.block_labels()
+    blocks = classify(EXAMPLE.read_text(encoding="utf-8"))
+    assert [page.text[a:b] for a, b in spans] == [b.text for b in blocks]
+    assert labels == [b.label for b in blocks]
+
+
+def test_evaluate_prints_a_report_and_json(tmp_path, capsys):
+    out = tmp_path / "pub" / "page.txt"
+    out.parent.mkdir()
+    main(["annotate", str(EXAMPLE), "--publisher", "Harbour Gazette", "-o", str(out)])
+    capsys.readouterr()
+
+    assert main(["evaluate", str(out.parent)]) == 0
+    table = capsys.readouterr().out
+    assert main(["evaluate", "--json", str(out.parent)]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    assert "article recall 1.000" in table and "confusion" in table
+    assert report["accuracy"] == 1.0 and report["pages"] == 1 and report["lines"] == 21
+    assert set(report["per_class"]) == {"article", "paywall", "pricing", "disclaimer"}
