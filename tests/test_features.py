@@ -71,7 +71,25 @@ def test_context_features_have_the_documented_width():
     probs = np.full((5, 4), 0.25)
     shape = np.zeros((5, len(features.SHAPE_FEATURES)))
 
-    assert context_features(probs, shape).shape == (5, n_context_features(4))
+    ((rows, matrix),) = context_features(probs, shape)
+
+    assert rows == slice(0, 5) and matrix.shape == (5, n_context_features(4))
+
+
+def test_context_never_crosses_pages_and_does_not_depend_on_the_run_size(monkeypatch):
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(4), size=30)
+    shape = rng.normal(size=(30, len(features.SHAPE_FEATURES)))
+    first = np.repeat([0, 12], [12, 18])
+    stop = np.repeat([12, 30], [12, 18])
+
+    together = np.vstack([m for _, m in context_features(probs, shape, first, stop)])
+    apart = np.vstack([m for a, b in ((0, 12), (12, 30)) for _, m in context_features(probs[a:b], shape[a:b])])
+    monkeypatch.setattr(features, "CONTEXT_ROWS", 7)
+    in_runs = np.vstack([m for _, m in context_features(probs, shape, first, stop)])
+
+    np.testing.assert_allclose(together, apart, atol=1e-12)
+    np.testing.assert_array_equal(in_runs, together)
 
 
 @pytest.mark.parametrize("text", ["\ud800 lone surrogate", "NUL\x00byte", "emoji 🙂🙂 and 漢字", "مرحبا بالعالم"])

@@ -18,6 +18,10 @@ ARTICLE = "article"
 # to share the fixed cost of a call, few enough to keep memory and latency low
 BATCH_PAGES = 32
 BATCH_CHARS = 1 << 18
+# pages sent to a worker process as one task: each task costs about a millisecond
+# of dispatch, so a task holds several numpy passes
+TASK_PAGES = 8 * BATCH_PAGES
+TASK_CHARS = 8 * BATCH_CHARS
 GC_PAUSE_BLOCKS = 1000  # pages with this many blocks are built with the garbage collector paused
 
 
@@ -36,17 +40,16 @@ def _predict_texts(texts: Sequence[str], model: LinearModel) -> list[Prediction]
     """Predict pages together: one pass of numpy over all of them, so the fixed
     cost of a call is shared, while context never crosses from page to page."""
     if len(texts) == 1:
-        spans = split_paragraphs(texts[0])
-        return [(np.array(spans, dtype=np.int64).reshape(-1, 2), model.predict_proba(texts[0], spans))]
+        spans = np.array(split_paragraphs(texts[0]), dtype=np.intp).reshape(-1, 2)
+        return [(spans, model.predict_proba(texts[0], spans))]
     text = "\n".join(texts)  # a line break between pages: no block spans two
-    spans = split_paragraphs(text)
     offsets = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    bounds = np.array(split_paragraphs(text), dtype=np.intp).reshape(-1, 2)
     pages = np.searchsorted(offsets, bounds[:, 0], side="right") - 1
     counts = np.bincount(pages, minlength=len(texts))
     stops = np.cumsum(counts)
     firsts = stops - counts
-    probs = model.predict_proba(text, spans, firsts[pages], stops[pages])
+    probs = model.predict_proba(text, bounds, firsts[pages], stops[pages])
     return [(bounds[a:b] - offset, probs[a:b]) for a, b, offset in zip(firsts, stops, offsets)]
 
 
@@ -91,7 +94,10 @@ def _predict_batch(
     or its TypeError, for the caller to raise after yielding what came before it."""
     model = model or default_model()
     good = [(index, text) for index, text in batch if isinstance(text, str)]
-    predicted = dict(zip((index for index, _ in good), _predict_texts([text for _, text in good], model)))
+    predicted: dict[int, Prediction] = {}
+    for part in _batches(text for _, text in good):  # numpy passes of BATCH_PAGES pages
+        texts = [str(text) for _, text in part]
+        predicted.update(zip((good[i][0] for i, _ in part), _predict_texts(texts, model)))
     results: list[Prediction | ItemError | TypeError] = []
     for index, text in batch:
         if index in predicted:
@@ -102,14 +108,16 @@ def _predict_batch(
     return results
 
 
-def _batches(texts: Iterable[object]) -> Iterator[list[tuple[int, object]]]:
-    """Consecutive pages, BATCH_PAGES or BATCH_CHARS at the most per batch."""
+def _batches(
+    texts: Iterable[object], pages: int = BATCH_PAGES, chars: int = BATCH_CHARS
+) -> Iterator[list[tuple[int, object]]]:
+    """Consecutive numbered pages, ``pages`` or ``chars`` at the most per batch."""
     batch: list[tuple[int, object]] = []
     size = 0
     for item in enumerate(texts):
         batch.append(item)
         size += len(item[1]) if isinstance(item[1], str) else 0
-        if len(batch) == BATCH_PAGES or size >= BATCH_CHARS:
+        if len(batch) == pages or size >= chars:
             yield batch
             batch, size = [], 0
     if batch:
@@ -154,8 +162,8 @@ def _predicted_batches(
     """
     sent: deque[list[tuple[int, object]]] = deque()  # batches whose predictions are still to come
 
-    def tasks() -> Iterator[list[tuple[int, object]]]:
-        for batch in _batches(texts):
+    def tasks(pages: int = BATCH_PAGES, chars: int = BATCH_CHARS) -> Iterator[list[tuple[int, object]]]:
+        for batch in _batches(texts, pages, chars):
             sent.append(batch)
             yield batch
 
@@ -167,6 +175,6 @@ def _predicted_batches(
         from joblib import Parallel, delayed  # only paid for by parallel callers
 
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")
-        results = parallel(delayed(_predict_batch)(batch, model, skip) for batch in tasks())
+        results = parallel(delayed(_predict_batch)(batch, model, skip) for batch in tasks(TASK_PAGES, TASK_CHARS))
     for predictions in results:
         yield sent.popleft(), predictions

@@ -106,7 +106,7 @@ class HashedGroup:
     index: npt.NDArray[np.int64]
     segments: npt.NDArray[np.intp]
     scale: npt.NDArray[np.float64]
-    may_be_empty: bool  # a block may have no item (a block of symbols has no word)
+    empty: npt.NDArray[np.bool_] | None  # blocks with no item (symbols have no word); None: none can be
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def _char_group(
             np.putmask(index[sizes.index(n), : size - n + 1], valid, _mix(rolling, n, settings.hash_bits))
     counts = sum(np.maximum(lengths - n + 1, 0) for n in sizes)
     # every position of a block starts an item (an empty bucket past its end)
-    return HashedGroup(index, starts, 1.0 / np.sqrt(np.maximum(counts, 1)), may_be_empty=False)
+    return HashedGroup(index, starts, 1.0 / np.sqrt(np.maximum(counts, 1)), empty=None)
 
 
 @functools.cache
@@ -213,7 +213,7 @@ def _word_group(
     size = len(folded)
     padded = np.zeros(size + 2, dtype=np.int8)
     padded[1:-1] = word
-    edges = np.flatnonzero(np.diff(padded))  # a token starts at every other change, ends at the next
+    edges = np.flatnonzero(padded[1:] != padded[:-1])  # a token starts at every other change, ends at the next
     token_starts, token_ends = edges[0::2], edges[1::2]
     # Polynomial hash of every token at once: prefix sums of c[j] * P**j, then
     # (H[end] - H[start]) * P**-start is the same for a token wherever it stands.
@@ -222,7 +222,9 @@ def _word_group(
     np.cumsum(folded * word * up[:size], dtype=np.uint64, out=total[1:])
     token_hash = (total[token_ends] - total[token_starts]) * down[token_starts]
     block_tokens = np.searchsorted(token_starts, starts)
-    n_tokens = np.diff(np.append(block_tokens, len(token_starts)))
+    n_tokens = np.empty_like(block_tokens)
+    n_tokens[:-1] = block_tokens[1:] - block_tokens[:-1]
+    n_tokens[-1] = len(token_starts) - block_tokens[-1]
     kinds = settings.word_ngrams
     index = np.full((len(kinds), len(token_hash)), settings.n_hashed, dtype=np.int64)
     count = np.zeros(len(starts), dtype=np.int64)
@@ -235,7 +237,7 @@ def _word_group(
         pairs = token_hash[:-1] * np.uint64(0x94D049BB133111EB) + token_hash[1:]
         np.putmask(index[kinds.index(2), :-1], same_block, _mix(pairs, 102, settings.hash_bits))
         count += np.maximum(n_tokens - 1, 0)
-    return HashedGroup(index, block_tokens, 1.0 / np.sqrt(np.maximum(count, 1)), may_be_empty=True), n_tokens
+    return HashedGroup(index, block_tokens, 1.0 / np.sqrt(np.maximum(count, 1)), empty=n_tokens == 0), n_tokens
 
 
 # Per character, the class bits that shape features count, each in a 16-bit lane
@@ -262,21 +264,19 @@ def _shape(
     length = lengths.astype(np.float64)
     first = bits[starts]
     last = bits[starts + lengths - 1]
-    return np.column_stack(
-        (
-            np.minimum(np.log1p(true_lengths), LOG_LENGTH_CAP),
-            np.minimum(np.log1p(n_tokens), LOG_TOKENS_CAP),
-            digits / length,
-            currency / length,
-            currency > 0,
-            upper / np.maximum(letters, 1.0),
-            letters / length,
-            (last & _TERMINAL) > 0,
-            (first & _UPPER) > 0,
-            (first & (_DIGIT | _CURRENCY)) > 0,
-            n_tokens <= 3,
-        )
-    ).astype(np.float64)
+    shape = np.empty((len(starts), len(SHAPE_FEATURES)))
+    shape[:, 0] = np.minimum(np.log1p(true_lengths), LOG_LENGTH_CAP)
+    shape[:, 1] = np.minimum(np.log1p(n_tokens), LOG_TOKENS_CAP)
+    shape[:, 2] = digits / length
+    shape[:, 3] = currency / length
+    shape[:, 4] = currency > 0
+    shape[:, 5] = upper / np.maximum(letters, 1.0)
+    shape[:, 6] = letters / length
+    shape[:, 7] = (last & _TERMINAL) > 0
+    shape[:, 8] = (first & _UPPER) > 0
+    shape[:, 9] = (first & (_DIGIT | _CURRENCY)) > 0
+    shape[:, 10] = n_tokens <= 3
+    return shape
 
 
 def _chunks(starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
@@ -292,12 +292,15 @@ def _chunks(starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> list[tu
     return chunks
 
 
-def page_features(text: str, spans: Sequence[tuple[int, int]], settings: FeatureSettings) -> Iterator[PageChunk]:
-    """Featurise the blocks ``spans`` of ``text``, a bounded run of blocks at a time."""
-    if not spans:
+def page_features(
+    text: str, spans: Sequence[tuple[int, int]] | npt.NDArray[np.intp], settings: FeatureSettings
+) -> Iterator[PageChunk]:
+    """Featurise the blocks ``spans`` of ``text`` (``(start, end)`` pairs, or an
+    array of them), a bounded run of blocks at a time."""
+    if len(spans) == 0:
         return
     fold, bits_table = _tables()
-    bounds = np.array(spans, dtype=np.intp).reshape(-1, 2)
+    bounds = np.asarray(spans, dtype=np.intp).reshape(-1, 2)
     all_starts, all_true_ends = bounds[:, 0], bounds[:, 1]
     all_ends = np.minimum(all_true_ends, all_starts + MAX_BLOCK_CHARS)
     for first, stop in _chunks(all_starts, all_ends):
@@ -330,48 +333,65 @@ CONTEXT_OFFSETS = (-2, -1, 1, 2)
 CONTEXT_WINDOW = 3  # blocks on each side averaged into the "surroundings" features
 
 
+# blocks whose second-pass features are made at once: bounds the temporaries,
+# which on a 50 MB page (500,000 blocks) would otherwise not fit in any cache
+CONTEXT_ROWS = 1 << 13
+
+
 def context_features(
     probs: npt.NDArray[np.float64],
     shape: npt.NDArray[np.float64],
     page_first: npt.NDArray[np.intp] | None = None,
     page_stop: npt.NDArray[np.intp] | None = None,
-) -> npt.NDArray[np.float64]:
-    """Second-pass features of each block: its own first-pass probabilities and
-    those of its neighbours, because "₹900" or "3 Months" alone is ambiguous and
-    the price card around it is not.
+) -> Iterator[tuple[slice, npt.NDArray[np.float64]]]:
+    """Second-pass features of each block, CONTEXT_ROWS blocks at a time: its own
+    first-pass probabilities and those of its neighbours, because "₹900" or
+    "3 Months" alone is ambiguous and the price card around it is not.
 
     Blocks of several pages may come together: ``page_first[i]`` and
     ``page_stop[i]`` bound the blocks of block ``i``'s page (default: one page).
+    Yields each run of blocks (a slice) with its features.
     """
     n, n_labels = probs.shape
-    index = np.arange(n)
-    first = np.zeros(n, dtype=np.intp) if page_first is None else page_first
-    stop = np.full(n, n, dtype=np.intp) if page_stop is None else page_stop
+    first_all = np.zeros(n, dtype=np.intp) if page_first is None else page_first
+    stop_all = np.full(n, n, dtype=np.intp) if page_stop is None else page_stop
     # row n of the padded arrays is the zero "no neighbour" row
     padded_probs = np.vstack((probs, np.zeros((1, n_labels))))
     log_length = np.append(shape[:, SHAPE_FEATURES.index("log_length")], 0.0)
-    others = index[:, None] + np.array(CONTEXT_OFFSETS)
-    others = np.where((others >= first[:, None]) & (others < stop[:, None]), others, n)
-    neighbours = padded_probs[others].reshape(n, len(CONTEXT_OFFSETS) * n_labels)
-    adjacent = [CONTEXT_OFFSETS.index(-1), CONTEXT_OFFSETS.index(1)]
     total = np.concatenate((np.zeros((1, n_labels)), np.cumsum(probs, axis=0)))
-    low = np.maximum(index - CONTEXT_WINDOW, first)
-    high = np.minimum(index + CONTEXT_WINDOW + 1, stop)
-    # mean probabilities over ranges of the page, all at once: the blocks around
-    # (self excluded), those just before, just after, all before and all after:
-    # where the story ends and the boilerplate begins
-    lows = np.stack((low, low, index + 1, first, index + 1))
-    highs = np.stack((high, index, high, index, stop))
-    sums = total[highs] - total[lows]
-    sums[0] -= probs
-    counts = highs - lows
-    counts[0] -= 1
-    means = sums / np.maximum(counts, 1)[:, :, None]
-    columns = [np.log(np.maximum(probs, 1e-6)), neighbours, *means]
-    columns.append(shape)
-    columns.append(log_length[others[:, adjacent]])
-    features: npt.NDArray[np.float64] = np.hstack(columns)
-    return features
+    offsets = np.array(CONTEXT_OFFSETS)
+    adjacent = [CONTEXT_OFFSETS.index(-1), CONTEXT_OFFSETS.index(1)]
+    width = n_context_features(n_labels)
+    for begin in range(0, n, CONTEXT_ROWS):
+        rows = slice(begin, min(begin + CONTEXT_ROWS, n))
+        index = np.arange(rows.start, rows.stop)
+        first, stop = first_all[rows], stop_all[rows]
+        others = index[:, None] + offsets
+        others = np.where((others >= first[:, None]) & (others < stop[:, None]), others, n)
+        low = np.maximum(index - CONTEXT_WINDOW, first)
+        high = np.minimum(index + CONTEXT_WINDOW + 1, stop)
+        # mean probabilities over ranges of the page, all at once: the blocks around
+        # (self excluded), those just before, just after, all before and all after:
+        # where the story ends and the boilerplate begins
+        after = index + 1
+        lows = np.array((low, low, after, first, after))
+        highs = np.array((high, index, high, index, stop))
+        sums = total[highs] - total[lows]
+        sums[0] -= probs[rows]
+        counts = highs - lows
+        counts[0] -= 1
+        means = sums / np.maximum(counts, 1)[:, :, None]
+        features = np.empty((len(index), width))
+        a = n_labels
+        b = a + len(CONTEXT_OFFSETS) * n_labels
+        c = b + len(means) * n_labels
+        d = c + shape.shape[1]
+        features[:, :a] = np.log(np.maximum(probs[rows], 1e-6))
+        features[:, a:b] = padded_probs[others].reshape(len(index), -1)
+        features[:, b:c] = means.transpose(1, 0, 2).reshape(len(index), -1)
+        features[:, c:d] = shape[rows]
+        features[:, d:] = log_length[others[:, adjacent]]
+        yield rows, features
 
 
 def n_context_features(n_labels: int) -> int:

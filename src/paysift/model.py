@@ -72,9 +72,8 @@ def _segment_sums(weights: npt.NDArray[np.float64], group: HashedGroup) -> npt.N
     for kind in range(1, kinds):
         gathered[:items] += weights.take(group.index[kind], axis=0)
     sums = np.add.reduceat(gathered, group.segments, axis=0)
-    if group.may_be_empty:
-        stops = np.append(group.segments[1:], items)
-        sums[stops == group.segments] = 0.0  # reduceat gives a row, not zero, for an empty segment
+    if group.empty is not None:
+        sums[group.empty] = 0.0  # reduceat gives a row, not zero, for an empty segment
     return sums * group.scale[:, None]
 
 
@@ -108,7 +107,7 @@ class LinearModel:
         return (LinearModel, (self.labels, self.settings, self.arrays, self.manifest, None))
 
     def first_pass(
-        self, text: str, spans: Sequence[tuple[int, int]]
+        self, text: str, spans: Sequence[tuple[int, int]] | npt.NDArray[np.intp]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """First-pass logits and shape features of the blocks ``spans`` of ``text``."""
         n_labels = len(self.labels)
@@ -133,12 +132,15 @@ class LinearModel:
     ) -> npt.NDArray[np.float64]:
         """Final probabilities from first-pass probabilities in page context."""
         weights, intercept = self._context  # type: ignore[attr-defined]
-        return _softmax(context_features(first_probs, shape, page_first, page_stop) @ weights + intercept)
+        probs = np.empty_like(first_probs)
+        for rows, features in context_features(first_probs, shape, page_first, page_stop):
+            probs[rows] = _softmax(features @ weights + intercept)
+        return probs
 
     def predict_proba(
         self,
         text: str,
-        spans: Sequence[tuple[int, int]],
+        spans: Sequence[tuple[int, int]] | npt.NDArray[np.intp],
         page_first: npt.NDArray[np.intp] | None = None,
         page_stop: npt.NDArray[np.intp] | None = None,
     ) -> npt.NDArray[np.float64]:
@@ -147,7 +149,7 @@ class LinearModel:
         ``text`` may hold several pages; ``page_first[i]`` and ``page_stop[i]``
         then bound the blocks of block ``i``'s page, so context never crosses pages.
         """
-        if not spans:
+        if len(spans) == 0:
             return np.zeros((0, len(self.labels)))
         logits, shape = self.first_pass(text, spans)
         return self.second_pass(_softmax(logits), shape, page_first, page_stop)

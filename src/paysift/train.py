@@ -184,7 +184,9 @@ def _first_pass_matrix(data: Dataset, mean: npt.NDArray[np.float64], scale: npt.
 def _context(data: Dataset, log_probs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     probs = np.exp(log_probs)
     bounds = data.page_bounds
-    return np.vstack([context_features(probs[a:b], data.shape[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+    first = np.repeat(bounds[:-1], np.diff(bounds))
+    stop = np.repeat(bounds[1:], np.diff(bounds))
+    return np.vstack([features for _, features in context_features(probs, data.shape, first, stop)])
 
 
 def _folds(data: Dataset, n_folds: int) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
