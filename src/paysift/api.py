@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from .model import LinearModel, default_model
 from .segment import split_paragraphs
@@ -31,30 +33,40 @@ def _check_text(text: object, where: str = "text") -> str:
     return text
 
 
-# A page's prediction in compact form, cheap to send back from a worker process:
-# its blocks' (start, end) offsets, one row each, and their probabilities.
-Prediction = tuple[np.ndarray, np.ndarray]
+@dataclass(frozen=True)
+class Predictions:
+    """Predictions of several pages in one set of arrays: cheap to send back from
+    a worker process (a few arrays, not two per page, which cost more to pickle
+    than to compute). Page ``i`` has rows ``rows[i]`` up to ``rows[i + 1]``."""
+
+    spans: npt.NDArray[np.intp]  # (start, end) of each block, relative to its page
+    probs: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.intp]
+
+    def page(self, i: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        a, b = self.rows[i], self.rows[i + 1]
+        return self.spans[a:b], self.probs[a:b]
 
 
-def _predict_texts(texts: Sequence[str], model: LinearModel) -> list[Prediction]:
+def _predict_texts(texts: Sequence[str], model: LinearModel) -> Predictions:
     """Predict pages together: one pass of numpy over all of them, so the fixed
     cost of a call is shared, while context never crosses from page to page."""
     if len(texts) == 1:
         spans = np.array(split_paragraphs(texts[0]), dtype=np.intp).reshape(-1, 2)
-        return [(spans, model.predict_proba(texts[0], spans))]
+        return Predictions(spans, model.predict_proba(texts[0], spans), np.array([0, len(spans)]))
     text = "\n".join(texts)  # a line break between pages: no block spans two
     offsets = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
     bounds = np.array(split_paragraphs(text), dtype=np.intp).reshape(-1, 2)
     pages = np.searchsorted(offsets, bounds[:, 0], side="right") - 1
-    counts = np.bincount(pages, minlength=len(texts))
-    stops = np.cumsum(counts)
-    firsts = stops - counts
+    stops = np.cumsum(np.bincount(pages, minlength=len(texts)))
+    firsts = np.concatenate(([0], stops[:-1]))
     probs = model.predict_proba(text, bounds, firsts[pages], stops[pages])
-    return [(bounds[a:b] - offset, probs[a:b]) for a, b, offset in zip(firsts, stops, offsets)]
+    return Predictions(bounds - offsets[pages][:, None], probs, np.concatenate(([0], stops)))
 
 
-def _blocks(text: str, prediction: Prediction, labels: Sequence[str]) -> list[Block]:
-    spans, probs = prediction
+def _blocks(
+    text: str, spans: npt.NDArray[np.intp], probs: npt.NDArray[np.float64], labels: Sequence[str]
+) -> list[Block]:
     # Blocks hold no reference cycles, so the cyclic garbage collector has nothing
     # to find among them; pausing it while a large page's blocks are made saves
     # the repeated scans of every new object (12% of the time on a 5 MB page).
@@ -79,7 +91,7 @@ def classify(text: str, *, model: LinearModel | None = None) -> list[Block]:
     """
     _check_text(text)
     model = model or default_model()
-    return _blocks(text, _predict_texts([text], model)[0], model.labels)
+    return _blocks(text, *_predict_texts([text], model).page(0), model.labels)
 
 
 def clean(text: str, *, model: LinearModel | None = None) -> str:
@@ -87,25 +99,38 @@ def clean(text: str, *, model: LinearModel | None = None) -> str:
     return "\n".join(block.text for block in classify(text, model=model) if block.label == ARTICLE)
 
 
+# what a batch's item became: its page number in the batch's Predictions, or the
+# error that stands in for it (an ItemError to yield, a TypeError to raise)
+Outcome = int | ItemError | TypeError
+
+
 def _predict_batch(
     batch: list[tuple[int, object]], model: LinearModel | None, skip: bool
-) -> list[Prediction | ItemError | TypeError]:
-    """Predictions of a batch in order; a bad item becomes an ItemError (``skip``)
-    or its TypeError, for the caller to raise after yielding what came before it."""
+) -> tuple[Predictions, list[Outcome]]:
+    """Predictions of a batch's pages, and what became of each item in order: a
+    bad item becomes an ItemError (``skip``) or its TypeError, for the caller to
+    raise after yielding what came before it."""
     model = model or default_model()
-    good = [(index, text) for index, text in batch if isinstance(text, str)]
-    predicted: dict[int, Prediction] = {}
-    for part in _batches(text for _, text in good):  # numpy passes of BATCH_PAGES pages
-        texts = [str(text) for _, text in part]
-        predicted.update(zip((good[i][0] for i, _ in part), _predict_texts(texts, model)))
-    results: list[Prediction | ItemError | TypeError] = []
+    good = [str(text) for _, text in batch if isinstance(text, str)]
+    parts = [_predict_texts([str(text) for _, text in part], model) for part in _batches(good)]
+    if parts:
+        row_starts = np.cumsum([0] + [len(part.spans) for part in parts[:-1]])
+        rows = np.concatenate([[0]] + [part.rows[1:] + start for part, start in zip(parts, row_starts)])
+        predictions = Predictions(
+            np.concatenate([part.spans for part in parts]), np.concatenate([part.probs for part in parts]), rows
+        )
+    else:
+        predictions = Predictions(np.zeros((0, 2), np.intp), np.zeros((0, len(model.labels))), np.zeros(1, np.intp))
+    outcomes: list[Outcome] = []
+    page = 0
     for index, text in batch:
-        if index in predicted:
-            results.append(predicted[index])
+        if isinstance(text, str):
+            outcomes.append(page)
+            page += 1
             continue
         error = TypeError(f"item {index} of the stream must be str, got {type(text).__name__}")
-        results.append(ItemError(index, f"TypeError: {error}") if skip else error)
-    return results
+        outcomes.append(ItemError(index, f"TypeError: {error}") if skip else error)
+    return predictions, outcomes
 
 
 def _batches(
@@ -144,16 +169,16 @@ def classify_many(
         raise ValueError(f"n_jobs must be 1 or more, got {n_jobs!r}")
     skip = errors == "skip"
     labels = (model or default_model()).labels
-    for batch, batch_results in _predicted_batches(texts, model, skip, n_jobs):
-        for (_, text), result in zip(batch, batch_results):
-            if isinstance(result, TypeError):
-                raise result
-            yield result if isinstance(result, ItemError) else _blocks(str(text), result, labels)
+    for batch, (predictions, outcomes) in _predicted_batches(texts, model, skip, n_jobs):
+        for (_, text), outcome in zip(batch, outcomes):
+            if isinstance(outcome, TypeError):
+                raise outcome
+            yield outcome if isinstance(outcome, ItemError) else _blocks(str(text), *predictions.page(outcome), labels)
 
 
 def _predicted_batches(
     texts: Iterable[object], model: LinearModel | None, skip: bool, n_jobs: int
-) -> Iterator[tuple[list[tuple[int, object]], list[Prediction | ItemError | TypeError]]]:
+) -> Iterator[tuple[list[tuple[int, object]], tuple[Predictions, list[Outcome]]]]:
     """Each batch with its predictions, in input order.
 
     With ``n_jobs > 1`` joblib worker processes predict the batches and send back
@@ -168,7 +193,7 @@ def _predicted_batches(
             yield batch
 
     if n_jobs == 1:
-        results: Iterable[list[Prediction | ItemError | TypeError]] = (
+        results: Iterable[tuple[Predictions, list[Outcome]]] = (
             _predict_batch(batch, model, skip) for batch in tasks()
         )
     else:
