@@ -16,8 +16,8 @@ from .segment import split_paragraphs
 from .types import Block, ItemError, make_block
 
 ARTICLE = "article"
-# pages classified in one numpy pass (and sent to a worker as one task): enough
-# to share the fixed cost of a call, few enough to keep memory and latency low
+# pages classified in one numpy pass: enough to share the fixed cost of a call,
+# few enough that the pass's arrays stay in the CPU caches
 BATCH_PAGES = 32
 BATCH_CHARS = 1 << 18
 # pages sent to a worker process as one task: each task costs about a millisecond
@@ -27,9 +27,9 @@ TASK_CHARS = 8 * BATCH_CHARS
 GC_PAUSE_BLOCKS = 1000  # pages with this many blocks are built with the garbage collector paused
 
 
-def _check_text(text: object, where: str = "text") -> str:
+def _check_text(text: object) -> str:
     if not isinstance(text, str):
-        raise TypeError(f"{where} must be str, got {type(text).__name__}; decode bytes first (e.g. data.decode('utf-8'))")
+        raise TypeError(f"text must be str, got {type(text).__name__}; decode bytes first (e.g. data.decode('utf-8'))")
     return text
 
 
