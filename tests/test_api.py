@@ -169,3 +169,18 @@ def test_the_fast_block_maker_builds_the_same_frozen_block():
     assert repr(made) == repr(Block("Subscribe", "paywall", 0.9, {"article": 0.1, "paywall": 0.9}, 3, 12))
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.text = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("line", "label"),
+    [
+        ("The council approved the new budget on Tuesday after a long debate.", "article"),
+        ("Subscribe now", "paywall"),
+        ("£1 for 3 months", "pricing"),
+        ("© 2026 Example Media Ltd. All rights reserved.", "disclaimer"),
+    ],
+)
+def test_a_page_of_one_line_is_labelled_from_its_own_text(line, label):
+    (block,) = classify(line)
+
+    assert block.label == label
