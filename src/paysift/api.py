@@ -86,8 +86,8 @@ def _blocks(
 def classify(text: str, *, model: LinearModel | None = None) -> list[Block]:
     """Split ``text`` into blocks and label each one.
 
-    >>> [(b.label, b.text) for b in classify("Subscribe now for unlimited access.")]
-    [('paywall', 'Subscribe now for unlimited access.')]
+    >>> [(b.label, b.text) for b in classify("Subscribe today to keep reading every story.")]
+    [('paywall', 'Subscribe today to keep reading every story.')]
     """
     _check_text(text)
     model = model or default_model()

@@ -25,6 +25,6 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
     """Return the ``(start, end)`` span of every block of ``text``, in order.
 
     >>> split_paragraphs("Headline\\r\\n\\n  Body text.  \\n")
-    [(0, 8), (12, 22)]
+    [(0, 8), (13, 23)]
     """
     return [match.span() for match in _BLOCK.finditer(text)]
