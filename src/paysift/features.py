@@ -345,8 +345,8 @@ def context_features(
     page_stop: npt.NDArray[np.intp] | None = None,
 ) -> Iterator[tuple[slice, npt.NDArray[np.float64]]]:
     """Second-pass features of each block, CONTEXT_ROWS blocks at a time: its own
-    first-pass probabilities and those of its neighbours, because "₹900" or
-    "3 Months" alone is ambiguous and the price card around it is not.
+    first-pass probabilities and those of its neighbours, because "€4.99" or
+    "12 months" alone is ambiguous and the price card around it is not.
 
     Blocks of several pages may come together: ``page_first[i]`` and
     ``page_stop[i]`` bound the blocks of block ``i``'s page (default: one page).
