@@ -49,6 +49,7 @@ from paysift.train import (
     _folds,
     _standardise,
     _with_bias,
+    best_run,
     build_dataset,
     cross_validate,
 )
@@ -75,7 +76,7 @@ def paysift_cv(
     x1 = _first_pass_matrix(data, mean, scale)
     folds = _folds(data, n_folds)
     runs = cross_validate(data, x1, folds, c_grid, labels, 2, progress)
-    best = max(runs, key=lambda run: (run.report["macro_f1"], -run.c))
+    best = best_run(runs)
     article = labels.index(ARTICLE)
     first_bias = _article_bias(best.first, data.y, article)
     predictions = {

@@ -111,7 +111,7 @@ def _predict_batch(
     bad item becomes an ItemError (``skip``) or its TypeError, for the caller to
     raise after yielding what came before it."""
     model = model or default_model()
-    good = [str(text) for _, text in batch if isinstance(text, str)]
+    good = [text for _, text in batch if isinstance(text, str)]
     parts = [_predict_texts([str(text) for _, text in part], model) for part in _batches(good)]
     if parts:
         row_starts = np.cumsum([0] + [len(part.spans) for part in parts[:-1]])

@@ -299,6 +299,12 @@ def cross_validate(
     return runs
 
 
+def best_run(runs: Sequence[CrossValidation]) -> CrossValidation:
+    """The run to ship: best macro-F1 of what ships (the model with its article
+    bias), the smaller C (more regularised) on a tie."""
+    return max(runs, key=lambda run: (run.report["macro_f1"], -run.c))
+
+
 def _with_bias(log_probs: npt.NDArray[np.float64], article: int | None, bias: float) -> npt.NDArray[np.float64]:
     shifted = log_probs.copy()
     if article is not None:
@@ -369,8 +375,7 @@ def train(
     x1 = _first_pass_matrix(data, shape_mean, shape_scale)
     folds = _folds(data, n_folds)
     tried = cross_validate(data, x1, folds, c_grid, labels, n_jobs, progress)
-    # chosen on the scores of what ships: the model with its article bias
-    best = max(tried, key=lambda run: (run.report["macro_f1"], -run.c))
+    best = best_run(tried)
     report = best.report
     progress(f"chosen C={best.c:g}, article bias {best.bias:g}: macro-F1 {report['macro_f1']}, "
              f"article recall {report['article_recall']}, boilerplate recall {report['boilerplate_recall']}")
