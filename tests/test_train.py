@@ -14,7 +14,7 @@ pytest.importorskip("sklearn")
 from paysift import ModelError, classify, load_model
 from paysift.corpus import load_pages
 from paysift.features import FeatureSettings
-from paysift.model import WEIGHTS_FILE, _softmax
+from paysift.model import FORMAT_VERSION, WEIGHTS_FILE, _softmax
 from paysift.train import _first_pass_matrix, build_dataset, main, train
 
 TOWNS = ["Ashford", "Brill", "Corby", "Dunmore", "Elgin", "Fenwick", "Garston", "Hove"]
@@ -82,7 +82,7 @@ def test_manifest_records_data_settings_and_scores(trained):
     assert len(manifest["training_data"]["digest"]) == 64
     assert manifest["hyperparameters"]["first_pass_C"] == 10.0
     assert manifest["cross_validation"]["report"]["article_recall"] is not None
-    assert manifest["format_version"] == 1 and len(manifest["weights_sha256"]) == 64
+    assert manifest["format_version"] == FORMAT_VERSION and len(manifest["weights_sha256"]) == 64
 
 
 def test_inference_reproduces_scikit_learn_probabilities(corpus, trained):

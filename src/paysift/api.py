@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .model import LinearModel, default_model
-from .segment import split_paragraphs
+from .segment import paragraph_spans
 from .types import Block, ItemError, make_block
 
 ARTICLE = "article"
@@ -52,11 +52,11 @@ def _predict_texts(texts: Sequence[str], model: LinearModel) -> Predictions:
     """Predict pages together: one pass of numpy over all of them, so the fixed
     cost of a call is shared, while context never crosses from page to page."""
     if len(texts) == 1:
-        spans = np.array(split_paragraphs(texts[0]), dtype=np.intp).reshape(-1, 2)
+        spans = paragraph_spans(texts[0])
         return Predictions(spans, model.predict_proba(texts[0], spans), np.array([0, len(spans)]))
     text = "\n".join(texts)  # a line break between pages: no block spans two
     offsets = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    bounds = np.array(split_paragraphs(text), dtype=np.intp).reshape(-1, 2)
+    bounds = paragraph_spans(text)
     pages = np.searchsorted(offsets, bounds[:, 0], side="right") - 1
     stops = np.cumsum(np.bincount(pages, minlength=len(texts)))
     firsts = np.concatenate(([0], stops[:-1]))

@@ -36,8 +36,8 @@ CHUNK_CHARS = 1 << 15
 _P = np.uint64(0x100000001B3)  # odd multiplier of the rolling polynomial hash
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing constant, odd
 
-# character classes, one bit each
-_LETTER, _UPPER, _DIGIT, _CURRENCY, _SPACE, _WORD, _TERMINAL = (1 << i for i in range(7))
+# character classes, one bit each (_WORD first: ``bits & _WORD`` is then a bool array as it is)
+_WORD, _LETTER, _UPPER, _DIGIT, _CURRENCY, _SPACE, _TERMINAL = (1 << i for i in range(7))
 _TERMINAL_CHARS = ".!?…:;\"'”’»)"
 
 # names of the dense shape features, in column order
@@ -119,9 +119,10 @@ class PageChunk:
 
 
 @functools.cache
-def _tables() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint8]]:
-    """Fold map and class bits of every code point of the Basic Multilingual Plane."""
-    # str methods mapped over one string of all code points run in C: ~25 ms
+def _tables() -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint8]]:
+    """Fold map and class bits of every code point, so that a page is folded and
+    classed by two ``take`` calls with no branch on what it holds."""
+    # str methods mapped over one string of all BMP code points run in C: ~25 ms
     # once, against ~150 ms for a Python loop asking each character in turn
     plane = "".join(map(chr, range(0x10000)))
 
@@ -133,7 +134,8 @@ def _tables() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint8]]:
     currency = np.array([category == "Sc" for category in map(unicodedata.category, plane)])
     terminal = np.zeros(0x10000, dtype=np.bool_)
     terminal[[ord(char) for char in _TERMINAL_CHARS]] = True
-    bits = (
+    bits = np.zeros(0x110000, dtype=np.uint8)  # beyond the BMP (emoji, rare scripts): no class
+    bits[:0x10000] = (
         letter * _LETTER
         | upper * _UPPER
         | digit * _DIGIT
@@ -141,13 +143,19 @@ def _tables() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint8]]:
         | space * _SPACE
         | (letter | numeric) * _WORD
         | terminal * _TERMINAL
-    ).astype(np.uint8)
+    )
+    fold = np.empty(0x110000, dtype=np.uint16)
     # U+0130 is the one code point whose lower case is two code points
-    fold = _codes(plane.replace("\u0130", "I").lower()).copy()
-    fold[digit] = ord("0")
-    fold[space] = ord(" ")
+    fold[:0x10000] = _codes(plane.replace("\u0130", "I").lower())
+    fold[digit.nonzero()] = ord("0")
+    fold[space.nonzero()] = ord(" ")
     fold[[ord(char) for char in LINE_BREAKS]] = ord("\n")
-    return fold.astype(np.uint64), bits
+    # Folded text is 16 bits a character, so that four characters make one 64-bit
+    # n-gram key. Beyond the BMP a code point keeps its low 11 bits inside the
+    # surrogate range, which no BMP character folds to: emoji differ from letters
+    # and mostly from each other.
+    fold[0x10000:] = 0xD800 | (np.arange(0x10000, 0x110000) & 0x7FF)
+    return fold, bits
 
 
 def _codes(text: str) -> npt.NDArray[np.uint32]:
@@ -155,7 +163,7 @@ def _codes(text: str) -> npt.NDArray[np.uint32]:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-def _mix(values: npt.NDArray[np.uint64], salt: int, bits: int) -> npt.NDArray[np.uint64]:
+def _mix(values: npt.NDArray[np.uint64], salt: int, bits: int) -> npt.NDArray[np.int64]:
     """Map 64-bit hashes to ``bits``-bit buckets, a different function per ``salt``.
 
     Multiply-shift hashing: the top bits of the product with an odd constant.
@@ -165,30 +173,50 @@ def _mix(values: npt.NDArray[np.uint64], salt: int, bits: int) -> npt.NDArray[np
     return ((values * multiplier) >> np.uint64(64 - bits)).view(np.int64)
 
 
+# a 64-bit key holds this many folded 16-bit characters
+_KEY_CHARS = 4
+# padding after the folded text, so that every position has a whole key (two, for n-grams of 5-8)
+PAD_CHARS = 2 * _KEY_CHARS - 1
+
+
+def _stack(rows: list[npt.NDArray[np.int64]], width: int) -> npt.NDArray[np.int64]:
+    """Rows of bucket indices as one (kinds, width) array; without a copy for one kind."""
+    if len(rows) == 1:
+        return rows[0][None]
+    return np.stack(rows) if rows else np.zeros((0, width), dtype=np.int64)
+
+
 def _char_group(
-    folded: npt.NDArray[np.uint64],
+    padded: npt.NDArray[np.uint16],
     inside: npt.NDArray[np.bool_],
     starts: npt.NDArray[np.intp],
     lengths: npt.NDArray[np.intp],
     settings: FeatureSettings,
 ) -> HashedGroup:
-    size = len(folded)
-    empty = settings.n_hashed
-    sizes = settings.char_ngrams
-    index = np.full((len(sizes), size), empty, dtype=np.int64)
-    rolling = folded
-    valid = inside  # valid[i]: the n characters from i all lie inside one block
-    for n in range(1, min(max(sizes), size) + 1):
-        if n > 1:
-            # all n characters inside blocks means inside one block: blocks are
-            # apart by at least one character (a line break) outside them
-            rolling = rolling[:-1] * _P + folded[n - 1 :]
-            valid = valid[:-1] & inside[n - 1 :]
-        if n in sizes:
-            np.putmask(index[sizes.index(n), : size - n + 1], valid, _mix(rolling, n, settings.hash_bits))
-    counts = sum(np.maximum(lengths - n + 1, 0) for n in sizes)
+    """Character n-grams of the blocks. ``padded`` is the folded text followed by
+    PAD_CHARS zeros; ``inside`` marks the characters of blocks, with PAD_CHARS
+    False after them."""
+    size = len(padded) - PAD_CHARS
+    # keys[i]: characters i to i + 3 as one integer (little-endian: character i in
+    # the low 16 bits), read in place from the text's bytes with a 2-byte stride
+    keys = np.ndarray((size + _KEY_CHARS,), np.uint64, padded, 0, (padded.itemsize,))
+    rows = []
+    valid = inside[:size].copy()  # valid[i]: the n characters from i all lie inside one block
+    n_valid = 1
+    for n in sorted(settings.char_ngrams):
+        # all n characters inside blocks means inside one block: blocks are
+        # apart by at least one character (a line break) outside them
+        for k in range(n_valid, n):
+            valid &= inside[k : k + size]
+        n_valid = max(n_valid, n)
+        low = keys[:size] if n >= _KEY_CHARS else keys[:size] & np.uint64((1 << (16 * n)) - 1)
+        if n > _KEY_CHARS:
+            rest = keys[_KEY_CHARS:] & np.uint64((1 << (16 * (n - _KEY_CHARS))) - 1)
+            low = low * _P + rest
+        rows.append(np.where(valid, _mix(low, n, settings.hash_bits), settings.n_hashed))
+    counts = sum(np.maximum(lengths - n + 1, 0) for n in settings.char_ngrams)
     # every position of a block starts an item (an empty bucket past its end)
-    return HashedGroup(index, starts, 1.0 / np.sqrt(np.maximum(counts, 1)), empty=None)
+    return HashedGroup(_stack(rows, size), starts, 1.0 / np.sqrt(np.maximum(counts, 1)), empty=None)
 
 
 @functools.cache
@@ -204,9 +232,10 @@ def _powers() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
 
 
 def _word_group(
-    folded: npt.NDArray[np.uint64],
+    folded: npt.NDArray[np.uint16],
     word: npt.NDArray[np.bool_],
     starts: npt.NDArray[np.intp],
+    ends: npt.NDArray[np.intp],
     settings: FeatureSettings,
 ) -> tuple[HashedGroup, npt.NDArray[np.intp]]:
     """Word unigrams (and bigrams, if set) of the blocks; also returns tokens per block."""
@@ -216,28 +245,30 @@ def _word_group(
     edges = np.flatnonzero(padded[1:] != padded[:-1])  # a token starts at every other change, ends at the next
     token_starts, token_ends = edges[0::2], edges[1::2]
     # Polynomial hash of every token at once: prefix sums of c[j] * P**j, then
-    # (H[end] - H[start]) * P**-start is the same for a token wherever it stands.
+    # (H[end] - H[start]) * P**-start is the same for a token wherever it stands
+    # (and sums only the token's own characters).
     up, down = _powers()
     total = np.zeros(size + 1, dtype=np.uint64)
-    np.cumsum(folded * word * up[:size], dtype=np.uint64, out=total[1:])
+    np.cumsum(folded * up[:size], dtype=np.uint64, out=total[1:])
     token_hash = (total[token_ends] - total[token_starts]) * down[token_starts]
     block_tokens = np.searchsorted(token_starts, starts)
-    n_tokens = np.empty_like(block_tokens)
-    n_tokens[:-1] = block_tokens[1:] - block_tokens[:-1]
-    n_tokens[-1] = len(token_starts) - block_tokens[-1]
-    kinds = settings.word_ngrams
-    index = np.full((len(kinds), len(token_hash)), settings.n_hashed, dtype=np.int64)
+    n_tokens = np.searchsorted(token_starts, ends) - block_tokens
+    rows = []
     count = np.zeros(len(starts), dtype=np.int64)
-    if 1 in kinds:
-        index[kinds.index(1)] = _mix(token_hash, 101, settings.hash_bits)
+    if 1 in settings.word_ngrams:
+        rows.append(_mix(token_hash, 101, settings.hash_bits))
         count += n_tokens
-    if 2 in kinds and len(token_hash) > 1:
-        token_block = np.searchsorted(starts, token_starts, side="right") - 1
-        same_block = token_block[:-1] == token_block[1:]
-        pairs = token_hash[:-1] * np.uint64(0x94D049BB133111EB) + token_hash[1:]
-        np.putmask(index[kinds.index(2), :-1], same_block, _mix(pairs, 102, settings.hash_bits))
+    if 2 in settings.word_ngrams:
+        pairs = np.full(len(token_hash), settings.n_hashed, dtype=np.int64)
+        if len(token_hash) > 1:
+            token_block = np.searchsorted(starts, token_starts, side="right") - 1
+            same_block = token_block[:-1] == token_block[1:]
+            mixed = _mix(token_hash[:-1] * np.uint64(0x94D049BB133111EB) + token_hash[1:], 102, settings.hash_bits)
+            np.putmask(pairs[:-1], same_block, mixed)
+        rows.append(pairs)
         count += np.maximum(n_tokens - 1, 0)
-    return HashedGroup(index, block_tokens, 1.0 / np.sqrt(np.maximum(count, 1)), empty=n_tokens == 0), n_tokens
+    scale = 1.0 / np.sqrt(np.maximum(count, 1))
+    return HashedGroup(_stack(rows, len(token_hash)), block_tokens, scale, empty=n_tokens == 0), n_tokens
 
 
 # Per character, the class bits that shape features count, each in a 16-bit lane
@@ -250,6 +281,13 @@ _LANES = np.array(
 )
 
 
+# shape features of a block's first and last characters, looked up by their class bits
+_FIRST_FEATURES = np.array(
+    [[(byte & _UPPER) > 0, (byte & (_DIGIT | _CURRENCY)) > 0] for byte in range(256)], dtype=np.float64
+)
+_LAST_FEATURES = np.array([(byte & _TERMINAL) > 0 for byte in range(256)], dtype=np.float64)
+
+
 def _shape(
     bits: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.intp],
@@ -260,23 +298,33 @@ def _shape(
     # segments are never empty, and the spaces between blocks carry none of the bits
     packed = np.add.reduceat(_LANES.take(bits), starts)
     # the lanes of a little-endian uint64 are its four uint16s, in order
-    letters, upper, digits, currency = packed.astype("<u8").view("<u2").reshape(-1, 4).T.astype(np.float64)
+    counts = packed.astype("<u8", copy=False).view("<u2").reshape(-1, 4).astype(np.float64)
+    letters, upper, currency = counts[:, 0], counts[:, 1], counts[:, 3]
     length = lengths.astype(np.float64)
-    first = bits[starts]
-    last = bits[starts + lengths - 1]
     shape = np.empty((len(starts), len(SHAPE_FEATURES)))
-    shape[:, 0] = np.minimum(np.log1p(true_lengths), LOG_LENGTH_CAP)
-    shape[:, 1] = np.minimum(np.log1p(n_tokens), LOG_TOKENS_CAP)
-    shape[:, 2] = digits / length
-    shape[:, 3] = currency / length
+    np.minimum(np.log1p(true_lengths), LOG_LENGTH_CAP, out=shape[:, 0])
+    np.minimum(np.log1p(n_tokens), LOG_TOKENS_CAP, out=shape[:, 1])
+    np.divide(counts[:, 2:], length[:, None], out=shape[:, 2:4])  # digit and currency shares
     shape[:, 4] = currency > 0
-    shape[:, 5] = upper / np.maximum(letters, 1.0)
-    shape[:, 6] = letters / length
-    shape[:, 7] = (last & _TERMINAL) > 0
-    shape[:, 8] = (first & _UPPER) > 0
-    shape[:, 9] = (first & (_DIGIT | _CURRENCY)) > 0
+    np.divide(upper, np.maximum(letters, 1.0), out=shape[:, 5])
+    np.divide(letters, length, out=shape[:, 6])
+    shape[:, 7] = _LAST_FEATURES.take(bits[starts + lengths - 1])
+    shape[:, 8:10] = _FIRST_FEATURES.take(bits[starts], axis=0)
     shape[:, 10] = n_tokens <= 3
     return shape
+
+
+def _inside(starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp], size: int) -> npt.NDArray[np.bool_]:
+    """Which of ``size`` characters lie inside a block: runs of False and True
+    repeated out (four times faster than a cumulative sum over the characters)."""
+    bounds = np.empty(2 * len(starts) + 2, dtype=np.intp)
+    bounds[0] = 0
+    bounds[1:-1:2] = starts
+    bounds[2:-1:2] = ends  # never a start: blocks are apart by at least a line break
+    bounds[-1] = size
+    runs = np.zeros(2 * len(starts) + 1, dtype=np.bool_)
+    runs[1::2] = True
+    return np.repeat(runs, bounds[1:] - bounds[:-1])
 
 
 def _chunks(starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
@@ -308,18 +356,14 @@ def page_features(
         codes = _codes(text[offset : int(all_ends[stop - 1])])
         starts = all_starts[first:stop] - offset
         ends = all_ends[first:stop] - offset
-        if codes.max() > 0xFFFF:  # beyond the tables: emoji, rare scripts
-            folded = np.where(codes > 0xFFFF, codes, fold.take(np.minimum(codes, 0xFFFF)).astype(np.uint32))
-            folded = folded.astype(np.uint64)
-            bits = np.where(codes > 0xFFFF, 0, bits_table.take(np.minimum(codes, 0xFFFF))).astype(np.uint8)
-        else:
-            folded, bits = fold.take(codes), bits_table.take(codes)
-        edges = np.zeros(len(codes) + 1, dtype=np.int8)
-        edges[starts] = 1
-        edges[ends] = -1  # never a start: blocks are apart by at least a line break
-        inside = np.cumsum(edges[:-1], dtype=np.int8).view(np.bool_)
+        size = len(codes)
+        folded = np.zeros(size + PAD_CHARS, dtype=np.uint16)
+        fold.take(codes, out=folded[:size], mode="clip")  # "clip": no bounds check, every code point is in range
+        bits = bits_table.take(codes)
+        inside = _inside(starts, ends, size + PAD_CHARS)
         lengths = ends - starts
-        words, n_tokens = _word_group(folded, ((bits & _WORD) > 0) & inside, starts, settings)
+        word = (bits & _WORD).view(np.bool_) & inside[:size]
+        words, n_tokens = _word_group(folded[:size], word, starts, ends, settings)
         groups: tuple[HashedGroup, ...] = ()
         if settings.char_ngrams:
             groups += (_char_group(folded, inside, starts, lengths, settings),)
@@ -330,6 +374,7 @@ def page_features(
 
 # neighbours whose first-pass probabilities the second pass sees, as block offsets
 CONTEXT_OFFSETS = (-2, -1, 1, 2)
+_CONTEXT_OFFSETS = np.array(CONTEXT_OFFSETS)
 CONTEXT_WINDOW = 3  # blocks on each side averaged into the "surroundings" features
 
 
@@ -355,11 +400,18 @@ def context_features(
     n, n_labels = probs.shape
     first_all = np.zeros(n, dtype=np.intp) if page_first is None else page_first
     stop_all = np.full(n, n, dtype=np.intp) if page_stop is None else page_stop
-    # row n of the padded arrays is the zero "no neighbour" row
-    padded_probs = np.vstack((probs, np.zeros((1, n_labels))))
-    log_length = np.append(shape[:, SHAPE_FEATURES.index("log_length")], 0.0)
-    total = np.concatenate((np.zeros((1, n_labels)), np.cumsum(probs, axis=0)))
-    offsets = np.array(CONTEXT_OFFSETS)
+    # row n of the padded arrays is the zero "no neighbour" row (filled in place:
+    # vstack and append cost more than the copy itself on a page of 50 blocks)
+    padded_probs = np.empty((n + 1, n_labels))
+    padded_probs[:n] = probs
+    padded_probs[n] = 0.0
+    log_length = np.empty(n + 1)
+    log_length[:n] = shape[:, SHAPE_FEATURES.index("log_length")]
+    log_length[n] = 0.0
+    total = np.empty((n + 1, n_labels))  # total[i]: sum of the probabilities of blocks before i
+    total[0] = 0.0
+    np.cumsum(probs, axis=0, out=total[1:])
+    offsets = _CONTEXT_OFFSETS
     adjacent = [CONTEXT_OFFSETS.index(-1), CONTEXT_OFFSETS.index(1)]
     width = n_context_features(n_labels)
     for begin in range(0, n, CONTEXT_ROWS):

@@ -32,7 +32,9 @@ import numpy.typing as npt
 from .errors import ModelError
 from .features import SHAPE_FEATURES, FeatureSettings, HashedGroup, context_features, n_context_features, page_features
 
-FORMAT_VERSION = 1
+# 2: character n-grams hashed from 16-bit folded characters (version 1 models
+# index other buckets and must be retrained)
+FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.npz"
 MANIFEST_FILE = "manifest.json"
 DEFAULT_MODEL_DIR = ("models", "default")
@@ -62,11 +64,11 @@ def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return probs
 
 
-def _segment_sums(weights: npt.NDArray[np.float64], group: HashedGroup) -> npt.NDArray[np.float64]:
+def _segment_sums(weights: npt.NDArray[np.float32], group: HashedGroup) -> npt.NDArray[np.float64]:
     """Sum the weight rows of every block's items, scaled by the block's norm."""
     kinds, items = group.index.shape
     # one spare zero row, so that segment starts equal to `items` stay in range
-    gathered = np.empty((items + 1, weights.shape[1]))
+    gathered = np.empty((items + 1, weights.shape[1]), dtype=weights.dtype)
     gathered[items] = 0.0
     np.take(weights, group.index[0], axis=0, out=gathered[:items])
     for kind in range(1, kinds):
@@ -89,10 +91,11 @@ class LinearModel:
 
     def __post_init__(self) -> None:
         arrays = self.arrays
-        # one extra, always-zero row: the bucket of "no item here"; float64 in memory
-        # (float32 on disk) so that sums need no conversion on every page
-        hashed = arrays["hashed"].astype(np.float64)
-        object.__setattr__(self, "_hashed", np.vstack((hashed, np.zeros((1, hashed.shape[1])))))
+        # one extra, always-zero row: the bucket of "no item here". float32, as on
+        # disk: gathering rows at random from a table half the size is 25% faster
+        # (the table is 4 MB, and more of it stays in the CPU caches)
+        hashed = arrays["hashed"].astype(np.float32)
+        object.__setattr__(self, "_hashed", np.vstack((hashed, np.zeros((1, hashed.shape[1]), np.float32))))
         # standardising x then multiplying by W is x @ (W / scale) - (mean / scale) @ W:
         # folded into the weights once here instead of on every page
         for prefix, intercept in (("shape", "intercept"), ("context", "context_intercept")):
@@ -113,15 +116,16 @@ class LinearModel:
         n_labels = len(self.labels)
         logits = np.empty((len(spans), n_labels))
         shape = np.empty((len(spans), len(SHAPE_FEATURES)))
-        hashed: npt.NDArray[np.float64] = self._hashed  # type: ignore[attr-defined]
+        hashed: npt.NDArray[np.float32] = self._hashed  # type: ignore[attr-defined]
         shape_weights, intercept = self._shape  # type: ignore[attr-defined]
         for chunk in page_features(text, spans, self.settings):
             rows = slice(chunk.first_block, chunk.first_block + len(chunk.shape))
-            logits[rows] = chunk.shape @ shape_weights
+            np.matmul(chunk.shape, shape_weights, out=logits[rows])
             for group in chunk.groups:
                 logits[rows] += _segment_sums(hashed, group)
             shape[rows] = chunk.shape
-        return logits + intercept, shape
+        logits += intercept
+        return logits, shape
 
     def second_pass(
         self,

@@ -13,6 +13,10 @@ on this pattern it measured three times faster than the ``regex`` package
 from __future__ import annotations
 
 import re
+from itertools import chain
+
+import numpy as np
+import numpy.typing as npt
 
 # characters that end a line, as str.splitlines() counts them
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -28,3 +32,10 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
     [(0, 8), (13, 23)]
     """
     return [match.span() for match in _BLOCK.finditer(text)]
+
+
+def paragraph_spans(text: str) -> npt.NDArray[np.intp]:
+    """The spans of ``split_paragraphs`` as an ``(n, 2)`` array, built without a
+    tuple per block (it runs on every call of ``classify``)."""
+    bounds = chain.from_iterable(map(re.Match.span, _BLOCK.finditer(text)))
+    return np.fromiter(bounds, dtype=np.intp).reshape(-1, 2)
