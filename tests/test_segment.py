@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paysift.segment import LINE_BREAKS, split_paragraphs
+from paysift.segment import LINE_BREAKS, paragraph_spans, split_paragraphs
 
 
 def test_blocks_are_stripped_lines_with_exact_offsets():
@@ -48,6 +48,8 @@ def test_blocks_cover_all_non_blank_text_in_order_without_overlap(text):
         covered.update(range(start, end))
         previous_end = end
     assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
+    assert paragraph_spans(text).tolist() == [list(span) for span in spans]
+    assert paragraph_spans(text).shape == (len(spans), 2)
 
 
 @pytest.mark.parametrize(
