@@ -199,7 +199,7 @@ def _char_group(
     size = len(padded) - PAD_CHARS
     # keys[i]: characters i to i + 3 as one integer (little-endian: character i in
     # the low 16 bits), read in place from the text's bytes with a 2-byte stride
-    keys = np.ndarray((size + _KEY_CHARS,), np.uint64, padded, 0, (padded.itemsize,))
+    keys = np.ndarray((size + _KEY_CHARS,), np.dtype("<u8"), padded, 0, (padded.itemsize,))
     rows = []
     valid = inside[:size].copy()  # valid[i]: the n characters from i all lie inside one block
     n_valid = 1
@@ -357,7 +357,7 @@ def page_features(
         starts = all_starts[first:stop] - offset
         ends = all_ends[first:stop] - offset
         size = len(codes)
-        folded = np.zeros(size + PAD_CHARS, dtype=np.uint16)
+        folded = np.zeros(size + PAD_CHARS, dtype="<u2")  # little-endian on every platform, like the keys
         fold.take(codes, out=folded[:size], mode="clip")  # "clip": no bounds check, every code point is in range
         bits = bits_table.take(codes)
         inside = _inside(starts, ends, size + PAD_CHARS)
