@@ -208,7 +208,7 @@ def _char_group(
         # apart by at least one character (a line break) outside them
         for k in range(n_valid, n):
             valid &= inside[k : k + size]
-        n_valid = max(n_valid, n)
+        n_valid = n
         low = keys[:size] if n >= _KEY_CHARS else keys[:size] & np.uint64((1 << (16 * n)) - 1)
         if n > _KEY_CHARS:
             rest = keys[_KEY_CHARS:] & np.uint64((1 << (16 * (n - _KEY_CHARS))) - 1)
@@ -411,14 +411,13 @@ def context_features(
     total = np.empty((n + 1, n_labels))  # total[i]: sum of the probabilities of blocks before i
     total[0] = 0.0
     np.cumsum(probs, axis=0, out=total[1:])
-    offsets = _CONTEXT_OFFSETS
     adjacent = [CONTEXT_OFFSETS.index(-1), CONTEXT_OFFSETS.index(1)]
     width = n_context_features(n_labels)
     for begin in range(0, n, CONTEXT_ROWS):
         rows = slice(begin, min(begin + CONTEXT_ROWS, n))
         index = np.arange(rows.start, rows.stop)
         first, stop = first_all[rows], stop_all[rows]
-        others = index[:, None] + offsets
+        others = index[:, None] + _CONTEXT_OFFSETS
         others = np.where((others >= first[:, None]) & (others < stop[:, None]), others, n)
         low = np.maximum(index - CONTEXT_WINDOW, first)
         high = np.minimum(index + CONTEXT_WINDOW + 1, stop)
