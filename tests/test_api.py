@@ -184,35 +184,3 @@ def test_a_page_of_one_line_is_labelled_from_its_own_text(line, label):
     (block,) = classify(line)
 
     assert block.label == label
-
-
-def test_three_jobs_and_an_abandoned_stream_leave_the_workers_reusable():
-    pages = [f"Page {i}: the council met on Tuesday.\nSubscribe for $1 a week." for i in range(2000)]
-    expected = list(classify_many(pages))
-
-    abandoned = classify_many(pages, n_jobs=3)
-    next(abandoned)
-    abandoned.close()  # workers still hold batches: they are drained, not left out of step
-
-    assert all(_same(one, other) for one, other in zip(classify_many(pages, n_jobs=3), expected))
-
-
-def test_a_worker_that_dies_raises_a_clear_error():
-    from paysift import workers
-    from paysift.errors import WorkerError
-
-    (worker,) = workers.borrow(1)
-    worker._process.kill()
-    worker._process.wait()
-    workers.give_back([worker])  # a dead worker is not reused ...
-    pages = [f"Page {i}" for i in range(500)]
-
-    assert len(list(classify_many(pages, n_jobs=2))) == 500  # ... so this call starts a new one
-
-    (worker,) = workers.borrow(1)
-    worker._process.kill()
-    worker._process.wait()
-    with pytest.raises(WorkerError, match="exited unexpectedly"):
-        worker.send(("model", None))
-        worker.receive()
-    worker.close()

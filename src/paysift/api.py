@@ -6,7 +6,7 @@ import gc
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -15,19 +15,15 @@ from .model import LinearModel, default_model
 from .segment import paragraph_spans
 from .types import Block, ItemError, make_block
 
-if TYPE_CHECKING:
-    from .workers import Worker
-
 ARTICLE = "article"
 # pages classified in one numpy pass: enough to share the fixed cost of a call,
 # few enough that the pass's arrays stay in the CPU caches
 BATCH_PAGES = 32
 BATCH_CHARS = 1 << 18
-# with n_jobs > 1: batches queued at each worker process (one computing, one
-# waiting in its pipe), and batches this process may predict itself, past those,
-# while the oldest batch waits for its worker
-WORKER_QUEUE = 2
-LOCAL_AHEAD = 4
+# pages sent to a worker process as one task: each task costs about a millisecond
+# of dispatch, so a task holds several numpy passes
+TASK_PAGES = 8 * BATCH_PAGES
+TASK_CHARS = 8 * BATCH_CHARS
 GC_PAUSE_BLOCKS = 1000  # pages with this many blocks are built with the garbage collector paused
 
 
@@ -162,9 +158,8 @@ def classify_many(
 ) -> Iterator[list[Block] | ItemError]:
     """Classify a stream of pages lazily, yielding one result per page in input order.
 
-    With ``n_jobs > 1`` this process and ``n_jobs - 1`` worker processes (started
-    on first use, reused by later calls) share the batches; the stream is read
-    only a few batches ahead of what has been yielded. With ``errors="raise"``
+    With ``n_jobs > 1`` batches of pages go to joblib worker processes; the
+    stream is read only as fast as the workers need it. With ``errors="raise"``
     a page that cannot be classified (a non-``str`` item) raises an error that
     names its position; with ``errors="skip"`` an ``ItemError`` takes its place.
     """
@@ -186,63 +181,25 @@ def _predicted_batches(
 ) -> Iterator[tuple[list[tuple[int, object]], tuple[Predictions, list[Outcome]]]]:
     """Each batch with its predictions, in input order.
 
-    With ``n_jobs > 1``, ``n_jobs - 1`` worker processes predict batches and send
-    back offsets and probabilities only, which cost far less to pickle than blocks;
-    this process turns them into blocks from its own copy of the text, and predicts
-    batches itself while it waits for a worker's.
+    With ``n_jobs > 1`` joblib worker processes predict the batches and send back
+    offsets and probabilities only, which costs far less to pickle than blocks;
+    this process turns them into blocks from its own copy of the text.
     """
-    batches = _batches(texts)
+    sent: deque[list[tuple[int, object]]] = deque()  # batches whose predictions are still to come
+
+    def tasks(pages: int = BATCH_PAGES, chars: int = BATCH_CHARS) -> Iterator[list[tuple[int, object]]]:
+        for batch in _batches(texts, pages, chars):
+            sent.append(batch)
+            yield batch
+
     if n_jobs == 1:
-        for batch in batches:
-            yield batch, _predict_batch(batch, model, skip)
-        return
-    from .workers import borrow, give_back  # only paid for by parallel callers
+        results: Iterable[tuple[Predictions, list[Outcome]]] = (
+            _predict_batch(batch, model, skip) for batch in tasks()
+        )
+    else:
+        from joblib import Parallel, delayed  # only paid for by parallel callers
 
-    workers = borrow(n_jobs - 1)
-    try:
-        for worker in workers:
-            worker.send(("model", model))
-        for worker in workers:
-            worker.receive()
-        yield from _shared_batches(batches, workers, model, skip)
-    finally:
-        give_back(workers)
-
-
-def _shared_batches(
-    batches: Iterator[list[tuple[int, object]]], workers: list[Worker], model: LinearModel | None, skip: bool
-) -> Iterator[tuple[list[tuple[int, object]], tuple[Predictions, list[Outcome]]]]:
-    """Batches in input order, predicted by ``workers`` (each kept WORKER_QUEUE
-    batches ahead) and, while the oldest waits for its worker, by this process."""
-    order: deque[list[Any]] = deque()  # [batch, predictions or None, worker or None], in input order
-    sent: dict[int, deque[list[Any]]] = {id(worker): deque() for worker in workers}  # per worker, in send order
-    exhausted = False
-
-    def take() -> list[tuple[int, object]] | None:
-        nonlocal exhausted
-        batch = next(batches, None)
-        exhausted = batch is None
-        return batch
-
-    while True:
-        for worker in workers:
-            while worker.pending:  # collect answers already in
-                done, answer = worker.receive(block=False)
-                if not done:
-                    break
-                sent[id(worker)].popleft()[1] = answer
-            while worker.pending < WORKER_QUEUE and not exhausted and (batch := take()) is not None:
-                worker.send(("batch", batch, skip))
-                order.append([batch, None, worker])
-                sent[id(worker)].append(order[-1])
-        if not order:
-            return
-        batch, predictions, worker = order[0]
-        if predictions is not None:
-            order.popleft()
-            yield batch, predictions
-        elif not exhausted and len(order) < WORKER_QUEUE * len(workers) + LOCAL_AHEAD:
-            if (batch := take()) is not None:
-                order.append([batch, _predict_batch(batch, model, skip), None])
-        else:
-            sent[id(worker)].popleft()[1] = worker.receive()[1]
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")
+        results = parallel(delayed(_predict_batch)(batch, model, skip) for batch in tasks(TASK_PAGES, TASK_CHARS))
+    for predictions in results:
+        yield sent.popleft(), predictions
