@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EXAMPLE
+from conftest import EXAMPLE, write_random_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paysift import Block, ItemError, classify, classify_many, clean, default_model
-from paysift.api import BATCH_PAGES
+from paysift import Block, ItemError, WorkerError, classify, classify_many, clean, default_model, load_model, workers
+from paysift.api import BATCH_PAGES, LOCAL_AHEAD, WORKER_QUEUE
 
 LABELS = set(default_model().labels)
 
@@ -132,6 +132,23 @@ def test_classify_many_reads_the_stream_lazily():
     assert len(consumed) <= BATCH_PAGES
 
 
+def test_classify_many_with_workers_reads_only_a_few_batches_ahead():
+    consumed = []
+
+    def pages():
+        for i in range(100_000):
+            consumed.append(i)
+            yield f"Page {i}"
+
+    stream = classify_many(pages(), n_jobs=3)
+    next(stream)
+
+    stream.close()
+
+    # each worker's queue, the batches this process predicts itself, and one in hand
+    assert len(consumed) <= (2 * 2 * WORKER_QUEUE + LOCAL_AHEAD + 1) * BATCH_PAGES
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_a_bad_item_raises_naming_its_position(n_jobs):
     results = []
@@ -139,8 +156,7 @@ def test_a_bad_item_raises_naming_its_position(n_jobs):
         for result in classify_many(["one", "two", b"three", "four"], n_jobs=n_jobs):
             results.append(result)
 
-    if n_jobs == 1:
-        assert len(results) == 2  # what was yielded before the bad item is kept
+    assert len(results) == 2  # what was yielded before the bad item is kept
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -184,3 +200,55 @@ def test_a_page_of_one_line_is_labelled_from_its_own_text(line, label):
     (block,) = classify(line)
 
     assert block.label == label
+
+
+def test_three_jobs_and_an_abandoned_stream_leave_the_workers_reusable():
+    pages = [f"Page {i}: the council met on Tuesday.\nSubscribe for $1 a week." for i in range(2000)]
+    expected = list(classify_many(pages))
+
+    abandoned = classify_many(pages, n_jobs=3)
+    next(abandoned)
+    abandoned.close()  # the workers still hold batches: they are drained, not left out of step
+
+    assert all(_same(one, other) for one, other in zip(classify_many(pages, n_jobs=3), expected, strict=True))
+
+
+def test_workers_use_the_callers_model(tmp_path):
+    model = load_model(write_random_model(tmp_path / "random"))
+    pages = [f"Paragraph {i} of a page.\nSubscribe now.\n© 2026 Example" for i in range(300)]
+
+    parallel = list(classify_many(pages, model=model, n_jobs=2))
+    shipped_again = list(classify_many(pages, n_jobs=2))  # the next call goes back to the shipped model
+
+    assert all(_same(one, other) for one, other in zip(parallel, classify_many(pages, model=model), strict=True))
+    assert all(_same(one, other) for one, other in zip(shipped_again, classify_many(pages), strict=True))
+
+
+def test_pages_larger_than_the_pipes_pass_through_the_workers():
+    # each request and answer is many times a pipe's capacity: neither side may block the other
+    page = "The mayor spoke at length about the harbour. " * 200 + "\nSubscribe for $1 a week.\n"
+    pages = [page * 300 for _ in range(6)]  # about 2.8 MB each
+
+    assert all(_same(one, other) for one, other in zip(classify_many(pages, n_jobs=2), classify_many(pages), strict=True))
+
+
+def test_where_select_cannot_poll_pipes_joblib_does_the_work(monkeypatch):
+    monkeypatch.setattr(workers, "SUPPORTED", False)
+    pages = [f"Page {i}: the council met.\nSubscribe for $1 a week." for i in range(600)]
+
+    assert all(_same(one, other) for one, other in zip(classify_many(pages, n_jobs=2), classify_many(pages), strict=True))
+
+
+def test_a_worker_that_dies_mid_stream_raises_a_clear_error_and_is_replaced(monkeypatch):
+    borrowed = []
+    borrow = workers.borrow
+    monkeypatch.setattr(workers, "borrow", lambda count: borrowed.extend(borrow(count)) or borrowed)
+    pages = [f"Page {i}: the council met.\nSubscribe for $1 a week." for i in range(3000)]
+    stream = classify_many(pages, n_jobs=2)
+    next(stream)
+    borrowed[0]._process.kill()
+
+    with pytest.raises(WorkerError, match="exited unexpectedly"):
+        list(stream)
+    monkeypatch.undo()
+    assert len(list(classify_many(pages, n_jobs=2))) == 3000  # a new worker took the dead one's place

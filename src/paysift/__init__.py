@@ -6,6 +6,7 @@ from .api import clean as clean
 from .errors import ModelError as ModelError
 from .errors import PaysiftError as PaysiftError
 from .errors import TrainingDataError as TrainingDataError
+from .errors import WorkerError as WorkerError
 from .model import LinearModel as LinearModel
 from .model import default_model as default_model
 from .model import load_model as load_model

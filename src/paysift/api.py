@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
+import pickle
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -15,15 +16,23 @@ from .model import LinearModel, default_model
 from .segment import paragraph_spans
 from .types import Block, ItemError, make_block
 
+if TYPE_CHECKING:
+    from .workers import Worker
+
 ARTICLE = "article"
 # pages classified in one numpy pass: enough to share the fixed cost of a call,
 # few enough that the pass's arrays stay in the CPU caches
 BATCH_PAGES = 32
 BATCH_CHARS = 1 << 18
-# pages sent to a worker process as one task: each task costs about a millisecond
-# of dispatch, so a task holds several numpy passes
-TASK_PAGES = 8 * BATCH_PAGES
-TASK_CHARS = 8 * BATCH_CHARS
+# with n_jobs > 1: batches queued at each worker process (one computing, one
+# waiting in its pipe), and batches this process may predict itself, past those,
+# while the oldest batch waits for its worker
+WORKER_QUEUE = 2
+LOCAL_AHEAD = 4
+# where joblib stands in for the workers: a task costs about a millisecond of
+# dispatch, so it holds several numpy passes
+JOBLIB_TASK_PAGES = 8 * BATCH_PAGES
+JOBLIB_TASK_CHARS = 8 * BATCH_CHARS
 GC_PAUSE_BLOCKS = 1000  # pages with this many blocks are built with the garbage collector paused
 
 
@@ -158,8 +167,9 @@ def classify_many(
 ) -> Iterator[list[Block] | ItemError]:
     """Classify a stream of pages lazily, yielding one result per page in input order.
 
-    With ``n_jobs > 1`` batches of pages go to joblib worker processes; the
-    stream is read only as fast as the workers need it. With ``errors="raise"``
+    With ``n_jobs > 1`` this process and ``n_jobs - 1`` worker processes (started
+    on first use, reused by later calls) share the batches; the stream is read
+    only a few batches ahead of what has been yielded. With ``errors="raise"``
     a page that cannot be classified (a non-``str`` item) raises an error that
     names its position; with ``errors="skip"`` an ``ItemError`` takes its place.
     """
@@ -181,25 +191,87 @@ def _predicted_batches(
 ) -> Iterator[tuple[list[tuple[int, object]], tuple[Predictions, list[Outcome]]]]:
     """Each batch with its predictions, in input order.
 
-    With ``n_jobs > 1`` joblib worker processes predict the batches and send back
-    offsets and probabilities only, which costs far less to pickle than blocks;
-    this process turns them into blocks from its own copy of the text.
+    With ``n_jobs > 1``, ``n_jobs - 1`` worker processes predict batches and send
+    back offsets and probabilities only, which cost far less to pickle than blocks;
+    this process turns them into blocks from its own copy of the text, and predicts
+    batches itself while it waits for a worker's.
     """
-    sent: deque[list[tuple[int, object]]] = deque()  # batches whose predictions are still to come
-
-    def tasks(pages: int = BATCH_PAGES, chars: int = BATCH_CHARS) -> Iterator[list[tuple[int, object]]]:
-        for batch in _batches(texts, pages, chars):
-            sent.append(batch)
-            yield batch
-
+    batches = _batches(texts)
     if n_jobs == 1:
-        results: Iterable[tuple[Predictions, list[Outcome]]] = (
-            _predict_batch(batch, model, skip) for batch in tasks()
-        )
-    else:
-        from joblib import Parallel, delayed  # only paid for by parallel callers
+        for batch in batches:
+            yield batch, _predict_batch(batch, model, skip)
+        return
+    from . import workers  # only paid for by parallel callers
 
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")
-        results = parallel(delayed(_predict_batch)(batch, model, skip) for batch in tasks(TASK_PAGES, TASK_CHARS))
-    for predictions in results:
+    if not workers.SUPPORTED:
+        yield from _joblib_batches(texts, model, skip, n_jobs)
+        return
+    borrowed = workers.borrow(n_jobs - 1)
+    try:
+        pickled_model = None if model is None else pickle.dumps(model, protocol=5)
+        for worker in borrowed:
+            worker.submit(("model", pickled_model))
+        yield from _shared_batches(batches, borrowed, model, skip)
+    finally:
+        workers.give_back(borrowed)
+
+
+def _shared_batches(
+    batches: Iterator[list[tuple[int, object]]], borrowed: list[Worker], model: LinearModel | None, skip: bool
+) -> Iterator[tuple[list[tuple[int, object]], tuple[Predictions, list[Outcome]]]]:
+    """Batches in input order, predicted by the workers (each kept WORKER_QUEUE
+    batches ahead) and, while the oldest waits for its worker, by this process."""
+    from .workers import Answer, pump
+
+    order: deque[tuple[list[tuple[int, object]], Answer | tuple[Predictions, list[Outcome]]]] = deque()
+    local_ahead = WORKER_QUEUE * len(borrowed) + LOCAL_AHEAD  # batches in order past which this process predicts none
+    most_ahead = local_ahead + WORKER_QUEUE * len(borrowed)  # ... and past which no worker gets one
+    exhausted = False
+
+    def take() -> list[tuple[int, object]] | None:
+        nonlocal exhausted
+        batch = next(batches, None)
+        exhausted = batch is None
+        return batch
+
+    while True:
+        for worker in borrowed:
+            while worker.pending < WORKER_QUEUE and len(order) < most_ahead and not exhausted and (batch := take()):
+                order.append((batch, worker.submit(("batch", batch, skip))))
+        if not order:
+            return
+        batch, predicted = order[0]
+        if not isinstance(predicted, Answer):
+            order.popleft()
+            yield batch, predicted
+            continue
+        if predicted.ready:
+            order.popleft()
+            yield batch, predicted.result()
+            continue
+        pump(borrowed, 0)
+        if predicted.ready:
+            continue  # the workers get their next batches before this process builds blocks
+        if not exhausted and len(order) < local_ahead and (batch := take()):
+            order.append((batch, _predict_batch(batch, model, skip)))
+        else:
+            pump(borrowed, None)
+
+
+def _joblib_batches(
+    texts: Iterable[object], model: LinearModel | None, skip: bool, n_jobs: int
+) -> Iterator[tuple[list[tuple[int, object]], tuple[Predictions, list[Outcome]]]]:
+    """Batches predicted by joblib worker processes, where ``select`` cannot poll
+    pipes (Windows); each task holds several batches to share joblib's dispatch cost."""
+    from joblib import Parallel, delayed
+
+    sent: deque[list[tuple[int, object]]] = deque()  # tasks whose predictions are still to come
+
+    def tasks() -> Iterator[list[tuple[int, object]]]:
+        for task in _batches(texts, JOBLIB_TASK_PAGES, JOBLIB_TASK_CHARS):
+            sent.append(task)
+            yield task
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")
+    for predictions in parallel(delayed(_predict_batch)(task, model, skip) for task in tasks()):
         yield sent.popleft(), predictions

@@ -3,6 +3,7 @@
 * PaysiftError
   + ModelError          a model file is missing, corrupt, tampered with or incompatible
   + TrainingDataError   a training file cannot be parsed or breaks a corpus rule
+  + WorkerError         a worker process of classify_many(n_jobs > 1) died or could not start
 """
 
 from __future__ import annotations
@@ -24,3 +25,7 @@ class TrainingDataError(PaysiftError):
         shown = "\n".join(self.problems[:20])
         more = len(self.problems) - 20
         super().__init__(shown + (f"\n... and {more} more problems" if more > 0 else ""))
+
+
+class WorkerError(PaysiftError):
+    """A worker process of ``classify_many(n_jobs > 1)`` died or could not be started."""
