@@ -37,8 +37,13 @@ _P = np.uint64(0x100000001B3)  # odd multiplier of the rolling polynomial hash
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing constant, odd
 
 # character classes, one bit each (_WORD first: ``bits & _WORD`` is then a bool array as it is)
-_WORD, _LETTER, _UPPER, _DIGIT, _CURRENCY, _SPACE, _TERMINAL = (1 << i for i in range(7))
-_TERMINAL_CHARS = ".!?…:;\"'”’»)"
+_WORD, _LETTER, _UPPER, _DIGIT, _CURRENCY, _SPACE, _TERMINAL, _SOLO = (1 << i for i in range(8))
+# what a sentence ends on: Latin, Greek and Cyrillic; Arabic; Chinese and Japanese (full width)
+_TERMINAL_CHARS = ".!?…:;\"'”’»)" + "؟۔" + "。！？．」』）"
+# Chinese and Japanese write no spaces between words: each of their characters
+# (Han, kana) is a word of its own, so that a sentence is not one long token that
+# no other sentence shares, and token counts mean what they mean elsewhere
+_SOLO_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F))
 
 # names of the dense shape features, in column order
 SHAPE_FEATURES = (
@@ -134,6 +139,10 @@ def _tables() -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint8]]:
     currency = np.array([category == "Sc" for category in map(unicodedata.category, plane)])
     terminal = np.zeros(0x10000, dtype=np.bool_)
     terminal[[ord(char) for char in _TERMINAL_CHARS]] = True
+    solo = np.zeros(0x10000, dtype=np.bool_)
+    for first, last in _SOLO_RANGES:
+        solo[first : last + 1] = True
+    solo &= letter
     bits = np.zeros(0x110000, dtype=np.uint8)  # beyond the BMP (emoji, rare scripts): no class
     bits[:0x10000] = (
         letter * _LETTER
@@ -143,6 +152,7 @@ def _tables() -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint8]]:
         | space * _SPACE
         | (letter | numeric) * _WORD
         | terminal * _TERMINAL
+        | solo * _SOLO
     )
     fold = np.empty(0x110000, dtype=np.uint16)
     # U+0130 is the one code point whose lower case is two code points
@@ -234,16 +244,27 @@ def _powers() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
 def _word_group(
     folded: npt.NDArray[np.uint16],
     word: npt.NDArray[np.bool_],
+    solo: npt.NDArray[np.bool_],
     starts: npt.NDArray[np.intp],
     ends: npt.NDArray[np.intp],
     settings: FeatureSettings,
 ) -> tuple[HashedGroup, npt.NDArray[np.intp]]:
-    """Word unigrams (and bigrams, if set) of the blocks; also returns tokens per block."""
+    """Word unigrams (and bigrams, if set) of the blocks; also returns tokens per block.
+
+    A token is a run of word characters, except that a ``solo`` character (Han,
+    kana) is a token by itself."""
     size = len(folded)
     padded = np.zeros(size + 2, dtype=np.int8)
     padded[1:-1] = word
     edges = np.flatnonzero(padded[1:] != padded[:-1])  # a token starts at every other change, ends at the next
     token_starts, token_ends = edges[0::2], edges[1::2]
+    if solo.any():
+        # inside runs, also cut before and after every solo character
+        cut = np.zeros(size + 1, dtype=np.bool_)
+        cut[1:-1] = word[1:] & word[:-1] & (solo[1:] | solo[:-1])
+        cuts = np.flatnonzero(cut)
+        token_starts = np.sort(np.concatenate((token_starts, cuts)))
+        token_ends = np.sort(np.concatenate((token_ends, cuts)))
     # Polynomial hash of every token at once: prefix sums of c[j] * P**j, then
     # (H[end] - H[start]) * P**-start is the same for a token wherever it stands
     # (and sums only the token's own characters).
@@ -363,7 +384,7 @@ def page_features(
         inside = _inside(starts, ends, size + PAD_CHARS)
         lengths = ends - starts
         word = (bits & _WORD).view(np.bool_) & inside[:size]
-        words, n_tokens = _word_group(folded[:size], word, starts, ends, settings)
+        words, n_tokens = _word_group(folded[:size], word, (bits & _SOLO) > 0, starts, ends, settings)
         groups: tuple[HashedGroup, ...] = ()
         if settings.char_ngrams:
             groups += (_char_group(folded, inside, starts, lengths, settings),)

@@ -34,7 +34,9 @@ from .features import SHAPE_FEATURES, FeatureSettings, HashedGroup, context_feat
 
 # 2: character n-grams hashed from 16-bit folded characters (version 1 models
 # index other buckets and must be retrained)
-FORMAT_VERSION = 2
+# 3: Han and kana characters are words of their own, and Arabic, Chinese and
+# Japanese sentence ends count as ends (version 2 models must be retrained)
+FORMAT_VERSION = 3
 WEIGHTS_FILE = "model.npz"
 MANIFEST_FILE = "manifest.json"
 DEFAULT_MODEL_DIR = ("models", "default")
