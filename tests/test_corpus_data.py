@@ -29,6 +29,7 @@ def test_corpus_is_as_large_and_varied_as_promised(pages):
     assert min(languages[lang] for lang in ("de", "fr", "es")) >= 30
     assert min(languages[lang] for lang in ("it", "pt", "nl")) >= 15
     assert min(languages[lang] for lang in ("el", "uk", "bg", "ru", "sr", "mk")) >= 30  # Greek and Cyrillic
+    assert min(languages[lang] for lang in ("ar", "ja")) >= 80  # Arabic and Japanese script
     blocks = stats["blocks"]
     assert blocks["article"] >= 4000 and blocks["paywall"] >= 1000
     assert blocks["pricing"] >= 800 and blocks["disclaimer"] >= 500

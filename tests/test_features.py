@@ -33,6 +33,24 @@ def test_hash_buckets_are_stable_across_runs_and_platforms():
     assert chunk.groups[1].index.tolist() == [[18114, 22838, 32292, 225948]]
 
 
+def test_han_and_kana_characters_are_words_of_their_own():
+    # Japanese writes no spaces: without this a whole sentence would be one token
+    japanese = _groups("会員限定記事です。Premium会員")
+    (shape,) = _groups("有料会員").shape
+    words = japanese.groups[1].index[0]
+    tokens = words[words < SETTINGS.n_hashed]
+
+    assert len(tokens) == 8 + 1 + 2  # 会員限定記事です, "premium", 会員
+    assert (tokens[0], tokens[1]) == (tokens[-2], tokens[-1]) and tokens[0] != tokens[1]  # 会 and 員, twice
+    assert shape[features.SHAPE_FEATURES.index("log_tokens")] == pytest.approx(np.log1p(4))
+
+
+def test_arabic_and_japanese_sentence_ends_count_as_ends():
+    for sentence in ("ارتفعت الأسعار هذا الشهر.", "هل ترتفع الأسعار؟", "価格が上がった。", "本当ですか？"):
+        (shape,) = _groups(sentence).shape
+        assert shape[features.SHAPE_FEATURES.index("ends_terminal")] == 1.0
+
+
 def test_digits_and_case_are_folded_before_hashing():
     one, other = _groups("₹2,700 A MONTH"), _groups("₹3,900 a month")
 
