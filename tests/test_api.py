@@ -118,21 +118,15 @@ def test_classify_many_keeps_order_and_matches_classify():
     assert len(results) == len(parallel) == 150
 
 
-def test_classify_many_reads_the_stream_lazily():
-    consumed = []
-
-    def pages():
-        for i in range(10_000):
-            consumed.append(i)
-            yield f"Page {i}"
-
-    stream = classify_many(pages())
-    next(stream)
-
-    assert len(consumed) <= BATCH_PAGES
-
-
-def test_classify_many_with_workers_reads_only_a_few_batches_ahead():
+@pytest.mark.parametrize(
+    ("n_jobs", "most_read"),
+    [
+        (1, BATCH_PAGES),
+        # each worker's queue, the batches this process predicts itself, and one in hand
+        (3, (2 * 2 * WORKER_QUEUE + LOCAL_AHEAD + 1) * BATCH_PAGES),
+    ],
+)
+def test_classify_many_reads_the_stream_lazily(n_jobs, most_read):
     consumed = []
 
     def pages():
@@ -140,13 +134,11 @@ def test_classify_many_with_workers_reads_only_a_few_batches_ahead():
             consumed.append(i)
             yield f"Page {i}"
 
-    stream = classify_many(pages(), n_jobs=3)
+    stream = classify_many(pages(), n_jobs=n_jobs)
     next(stream)
-
     stream.close()
 
-    # each worker's queue, the batches this process predicts itself, and one in hand
-    assert len(consumed) <= (2 * 2 * WORKER_QUEUE + LOCAL_AHEAD + 1) * BATCH_PAGES
+    assert len(consumed) <= most_read
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

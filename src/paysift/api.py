@@ -196,9 +196,8 @@ def _predicted_batches(
     this process turns them into blocks from its own copy of the text, and predicts
     batches itself while it waits for a worker's.
     """
-    batches = _batches(texts)
     if n_jobs == 1:
-        for batch in batches:
+        for batch in _batches(texts):
             yield batch, _predict_batch(batch, model, skip)
         return
     from . import workers  # only paid for by parallel callers
@@ -211,7 +210,7 @@ def _predicted_batches(
         pickled_model = None if model is None else pickle.dumps(model, protocol=5)
         for worker in borrowed:
             worker.submit(("model", pickled_model))
-        yield from _shared_batches(batches, borrowed, model, skip)
+        yield from _shared_batches(_batches(texts), borrowed, model, skip)
     finally:
         workers.give_back(borrowed)
 
